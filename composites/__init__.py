@@ -1,0 +1,1 @@
+"""Composite connectors: ordered chains of HTTP calls run for widgets."""

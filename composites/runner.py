@@ -1,0 +1,497 @@
+"""The step runner: runs a composite's steps in order for one widget request.
+
+For each step: render the URL, query parameters, headers, authentication and
+body; send; read the response within the size cap and the run's deadline;
+apply ``response_body``; store the result as ``steps.<name>``.  The first
+failing step stops the run with a located ``StepError``.  The last step's
+response becomes the ``Result`` returned to the widget.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from composites import authentication, destinations, secrets, signing, transport
+from composites.callers import Caller
+from composites.conf import app_settings
+from composites.definitions import Composite, ConfigValue, Step
+from composites.exceptions import (
+    DestinationNotAllowed,
+    NoSteps,
+    StepError,
+    StepHTTPError,
+    StepNetworkError,
+    TemplateError,
+)
+from composites.templating import (
+    AVAILABLE,
+    FUNCTIONS,
+    CompiledTemplate,
+    FieldKind,
+    now,
+    render,
+    unavailable,
+)
+from composites.timing import RunTimings
+
+logger = logging.getLogger("composites.runner")
+
+HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
+USER_AGENT = "composites/0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetRequest:
+    """What the widget sent that templates may see."""
+
+    body: bytes = b""
+    content_type: str | None = None
+    query: Mapping[str, str] = field(default_factory=dict)
+
+    def template_view(self) -> dict[str, Any]:
+        return {
+            "body_text": _decode(self.body, "utf-8") if self.body else None,
+            "body_raw": self.body or None,
+            "headers": {"Content-Type": self.content_type} if self.content_type else {},
+            "query_parameters": dict(self.query),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The response handed back to the widget."""
+
+    status: int
+    body: bytes
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """A step's upstream response, read whole."""
+
+    status: int
+    headers: dict[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str | None:
+        if not self.content:
+            return ""
+        return _decode(self.content, _charset(self.headers.get("content-type")))
+
+    def template_view(self) -> dict[str, Any]:
+        return {"body": self.text, "status_code": self.status, "headers": self.headers}
+
+
+class StepsView:
+    """``steps`` in templates: earlier steps by name and nothing else."""
+
+    __slots__ = ("_results",)
+
+    def __init__(self, results: Mapping[str, Mapping[str, Any]]) -> None:
+        self._results = results
+
+    def __getattr__(self, name: str) -> Mapping[str, Any]:
+        try:
+            return self._results[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> Mapping[str, Any]:
+        return self._results[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._results)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._results
+
+
+@dataclass(slots=True)
+class _Run:
+    """The state of one run: its caller, deadline and what steps returned."""
+
+    composite: Composite
+    widget: WidgetRequest
+    caller: Caller
+    timings: RunTimings
+    deadline: float
+    results: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    secrets: set[str] = field(default_factory=set)
+
+    def remember_secret(self, value: str) -> None:
+        if len(value) >= 4:
+            self.secrets.add(value)
+
+    def scrub(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def timeout(self) -> httpx.Timeout:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise StepNetworkError("the run's deadline passed before this request")
+        return httpx.Timeout(min(app_settings.STEP_TIMEOUT, remaining))
+
+
+def run(
+    composite: Composite,
+    widget: WidgetRequest,
+    caller: Caller,
+    timings: RunTimings,
+) -> Result:
+    """Run every step of ``composite`` and return the last step's response."""
+    if not composite.steps:
+        raise NoSteps()
+    deadline = time.monotonic() + app_settings.RUN_DEADLINE
+    state = _Run(composite, widget, caller, timings, deadline)
+    upstream: Upstream | None = None
+    body: str | None = None
+    for index, step in enumerate(composite.steps):
+        upstream, body = _run_step(state, step, index)
+    assert upstream is not None
+    return _result(composite.steps[-1], upstream, body)
+
+
+def _run_step(state: _Run, step: Step, index: int) -> tuple[Upstream, str | None]:
+    started = time.perf_counter()
+    upstream: Upstream | None = None
+    request: httpx.Request | None = None
+    try:
+        request = _build_request(state, step)
+        upstream = _send(state, request)
+        if upstream.status >= 400:
+            raise StepHTTPError(upstream.status)
+        body = _transform(state, step, upstream)
+    except StepError as exc:
+        exc.locate(step.name, index)
+        exc.detail = state.scrub(exc.detail)
+        status = upstream.status if upstream else None
+        timing = state.timings.record(step.name, index, started, status, exc.outcome)
+        _log(state, step, request, timing, logging.WARNING)
+        raise
+
+    view = upstream.template_view()
+    if body is not None:
+        view["body"] = body
+    state.results[step.name] = view
+    timing = state.timings.record(step.name, index, started, upstream.status, "ok")
+    _log(state, step, request, timing, logging.INFO)
+    return upstream, body
+
+
+# Building the request -------------------------------------------------------
+
+
+def _build_request(state: _Run, step: Step) -> httpx.Request:
+    url = _url(state, step)
+    query = _query(state, step)
+    headers = _headers(state, step)
+    credentials = _credentials(state, step)
+    body = _render(state, step.request_body, "request_body", FieldKind.URL_OR_BODY)
+
+    query.extend(credentials.query)
+    headers.extend(credentials.headers)
+    if body and not any(key.lower() == "content-type" for key, _ in headers):
+        headers.append(("Content-Type", _guess_content_type(body)))
+    headers.append(("User-Agent", USER_AGENT))
+    if query:
+        url = _append_query(url, query)
+    return httpx.Request(step.method, url, headers=headers, content=body.encode())
+
+
+def _url(state: _Run, step: Step) -> httpx.URL:
+    rendered = _render(state, step.url, "url", FieldKind.URL_OR_BODY).strip()
+    try:
+        url = httpx.URL(rendered)
+    except httpx.InvalidURL as exc:
+        raise DestinationNotAllowed(f"the rendered URL is not valid: {exc}") from None
+    destinations.check_url(url)
+    return url
+
+
+def _query(state: _Run, step: Step) -> list[tuple[str, str]]:
+    pairs = []
+    for index, pair in enumerate(step.query_parameters):
+        if pair.overridable and pair.key in state.widget.query:
+            value = state.widget.query[pair.key]
+        else:
+            where = f"query_parameters[{index}].value"
+            value = _render(state, pair.value, where, FieldKind.HEADER_QUERY_AUTH)
+        pairs.append((pair.key, value))
+    return pairs
+
+
+def _headers(state: _Run, step: Step) -> list[tuple[str, str]]:
+    headers = []
+    for index, pair in enumerate(step.headers):
+        where = f"headers[{index}].value"
+        value = _render(state, pair.value, where, FieldKind.HEADER_QUERY_AUTH)
+        _check_header(pair.key, value)
+        headers.append((pair.key, value))
+    return headers
+
+
+def _check_header(key: str, value: str) -> None:
+    if not HEADER_VALUE.match(value):
+        raise TemplateError(
+            f"header '{key}' rendered a line break or another character "
+            "not allowed in a header value"
+        )
+
+
+def _credentials(state: _Run, step: Step) -> authentication.Credentials:
+    auth = step.authentication
+    if auth is None:
+        return authentication.Credentials()
+    config = _render_config(state, auth.config, "authentication.config")
+    context = authentication.AuthContext(
+        tenant_id=state.caller.tenant_id,
+        client=transport.client(),
+        timeout=state.timeout,
+        remember_secret=state.remember_secret,
+    )
+    credentials = authentication.authenticate(auth.type, config, context)
+    for key, value in credentials.headers:
+        _check_header(key, value)
+    return credentials
+
+
+def _render_config(
+    state: _Run, config: Mapping[str, ConfigValue], where: str
+) -> dict[str, Any]:
+    rendered: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, CompiledTemplate):
+            kind = FieldKind.HEADER_QUERY_AUTH
+            rendered[key] = _render(state, value, f"{where}.{key}", kind)
+        else:
+            rendered[key] = _render_config(state, value, f"{where}.{key}")
+    return rendered
+
+
+def _append_query(url: httpx.URL, pairs: list[tuple[str, str]]) -> httpx.URL:
+    extra = urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote)
+    query = url.query.decode("ascii")
+    combined = f"{query}&{extra}" if query else extra
+    return url.copy_with(query=combined.encode("ascii"))
+
+
+def _guess_content_type(body: str) -> str:
+    try:
+        import json
+
+        json.loads(body)
+    except ValueError:
+        return "text/plain; charset=utf-8"
+    return "application/json"
+
+
+# Rendering -----------------------------------------------------------------
+
+
+def _render(
+    state: _Run,
+    template: CompiledTemplate | None,
+    where: str,
+    kind: FieldKind,
+    response: Upstream | None = None,
+) -> str:
+    if template is None:
+        return ""
+    try:
+        return render(template, _variables(state, kind, response))
+    except StepError as exc:
+        exc.detail = f"{where}: {exc.detail}"
+        raise
+
+
+def _variables(
+    state: _Run, kind: FieldKind, response: Upstream | None
+) -> dict[str, Any]:
+    variables: dict[str, Any] = {
+        "steps": StepsView(state.results),
+        "request": state.widget.template_view(),
+        "user": state.caller.user,
+        "tenant_id": state.caller.tenant_id,
+    }
+    functions = {
+        "now": now,
+        "get_variable": lambda name: _named_value(state, "variable", name),
+        "get_secret": lambda name: _named_value(state, "secret", name),
+        "jwt_encode": _jwt_encode(state),
+    }
+    for name, function in functions.items():
+        allowed = name in AVAILABLE[kind]
+        variables[name] = function if allowed else unavailable(name, kind)
+    if response is not None:
+        variables["response"] = response.template_view()
+    assert functions.keys() == FUNCTIONS
+    return variables
+
+
+def _named_value(state: _Run, kind: str, name: Any) -> str:
+    store = secrets.backend()
+    tenant = state.caller.tenant_id
+    if kind == "secret":
+        value = store.get_secret(tenant, str(name))
+    else:
+        value = store.get_variable(tenant, str(name))
+    if value is None:
+        raise TemplateError(f"unknown {kind} '{name}' for this tenant")
+    if kind == "secret":
+        state.remember_secret(value)
+    return value
+
+
+def _jwt_encode(state: _Run) -> Any:
+    def jwt_encode(
+        payload: Mapping[str, Any],
+        key: str,
+        algorithm: str = "HS256",
+        headers: Mapping[str, Any] | None = None,
+    ) -> str:
+        token = signing.sign_jwt(payload, key, algorithm, headers)
+        state.remember_secret(token)
+        return token
+
+    return jwt_encode
+
+
+# Sending and reading ---------------------------------------------------------
+
+
+def _send(state: _Run, request: httpx.Request) -> Upstream:
+    request.extensions["timeout"] = state.timeout().as_dict()
+    client = transport.client()
+    try:
+        response = client.send(request, stream=True)
+        try:
+            content = _read_capped(state, response)
+        finally:
+            response.close()
+    except httpx.TimeoutException:
+        raise StepNetworkError("the upstream API did not answer in time") from None
+    except httpx.HTTPError as exc:
+        raise StepNetworkError(_describe_network_error(exc)) from None
+    return Upstream(response.status_code, _flatten(response.headers), content)
+
+
+def _read_capped(state: _Run, response: httpx.Response) -> bytes:
+    limit = app_settings.MAX_RESPONSE_BYTES
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise StepNetworkError(f"the response body is over {limit} bytes")
+        if time.monotonic() > state.deadline:
+            raise StepNetworkError("the run's deadline passed while reading")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _describe_network_error(exc: httpx.HTTPError) -> str:
+    message = str(exc) or type(exc).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in message or "SSL" in message:
+        return f"TLS failed: {message}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the upstream API broke the connection: {message}"
+    if isinstance(exc, httpx.DecodingError):
+        return f"the upstream response could not be decoded: {message}"
+    return f"the request failed: {message}"
+
+
+def _flatten(headers: httpx.Headers) -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in headers.multi_items():
+        key = key.lower()
+        flat[key] = f"{flat[key]}, {value}" if key in flat else value
+    return flat
+
+
+# The step's output and the widget's response ---------------------------------
+
+
+def _transform(state: _Run, step: Step, upstream: Upstream) -> str | None:
+    if step.response_body is None:
+        return None
+    kind = FieldKind.RESPONSE_BODY
+    return _render(state, step.response_body, "response_body", kind, upstream)
+
+
+def _result(step: Step, upstream: Upstream, body: str | None) -> Result:
+    content_type = upstream.headers.get("content-type")
+    content = upstream.content if body is None else body.encode()
+    if body is not None and content_type and _charset(content_type):
+        content_type = _with_utf8(content_type)
+    if step.method == "HEAD":
+        content = b""
+    return Result(upstream.status, content, step.response_content_type or content_type)
+
+
+def _charset(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"') or None
+    return None
+
+
+def _with_utf8(content_type: str) -> str:
+    media_type = content_type.split(";")[0].strip()
+    return f"{media_type}; charset=utf-8"
+
+
+def _decode(content: bytes, charset: str | None) -> str | None:
+    try:
+        return content.decode(charset or "utf-8")
+    except LookupError:
+        return _decode(content, "utf-8") if charset != "utf-8" else None
+    except UnicodeDecodeError:
+        return None
+
+
+def _log(
+    state: _Run,
+    step: Step,
+    request: httpx.Request | None,
+    timing: Any,
+    level: int,
+) -> None:
+    host = request.url.host if request is not None else "-"
+    path = request.url.path if request is not None else "-"
+    logger.log(
+        level,
+        "composite=%s step=%s method=%s host=%s path=%s status=%s outcome=%s "
+        "duration_ms=%.1f",
+        state.composite.permalink,
+        step.name,
+        step.method,
+        host,
+        path,
+        timing.status_code,
+        timing.outcome,
+        timing.duration_ms,
+        extra={
+            "composite": state.composite.permalink,
+            "step": step.name,
+            "step_index": timing.index,
+            "status_code": timing.status_code,
+            "outcome": timing.outcome,
+            "duration_ms": timing.duration_ms,
+            "request_id": state.timings.request_id,
+        },
+    )

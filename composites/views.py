@@ -1,0 +1,135 @@
+"""The endpoint a widget calls to run a composite connector.
+
+``POST /widget-service/connectors/composite/<permalink-or-id>/execute``
+finds the composite, reads the widget's body within the size limit, asks
+the host who the caller is, refuses an anonymous caller where the composite
+needs a user, and hands the rest to the step runner.  Every failure is
+turned into the error envelope by ``handle_exception``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.http.request import RawPostDataException
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from composites import registry, runner
+from composites.callers import resolve_caller
+from composites.conf import app_settings
+from composites.exceptions import (
+    AuthenticationRequired,
+    CompositeNotFound,
+    ExecutionError,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    PermissionDenied,
+    UnexpectedError,
+)
+from composites.timing import RunTimings
+
+logger = logging.getLogger("composites.views")
+
+
+class AlwaysJSON(BaseContentNegotiation):
+    """Answer JSON whatever the client's ``Accept`` header asks for."""
+
+    def select_parser(self, request: Request, parsers: Any) -> Any:
+        return None
+
+    def select_renderer(
+        self, request: Request, renderers: Any, format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        return renderers[0], renderers[0].media_type
+
+
+class ExecuteCompositeView(APIView):
+    """Run a composite connector and return its last step's response."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [AllowAny]
+    parser_classes: list[Any] = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
+
+    def post(self, request: Request, identifier: str) -> HttpResponse:
+        composite = registry.current().find(identifier)
+        if composite is None:
+            raise CompositeNotFound()
+        widget = _widget_request(request)
+        caller = resolve_caller(request._request)
+        if composite.requires_user and not caller.user.is_authenticated:
+            raise AuthenticationRequired()
+
+        result = runner.run(composite, widget, caller, timings_of(request))
+
+        response = HttpResponse(result.body, status=result.status)
+        if result.content_type:
+            response["Content-Type"] = result.content_type
+        else:
+            del response["Content-Type"]
+        return response
+
+    def handle_exception(self, exc: Exception) -> Response:
+        error = _as_execution_error(exc)
+        response = Response(
+            error.envelope(timings_of(self.request).request_id), status=error.status
+        )
+        if isinstance(error, MethodNotAllowed):
+            response["Allow"] = "POST, OPTIONS"
+        return response
+
+
+def timings_of(request: HttpRequest | Request) -> RunTimings:
+    """Return the timings the middleware attached to ``request``."""
+    timings = getattr(request, "composite_timings", None)
+    if timings is None:
+        timings = RunTimings()
+        request.composite_timings = timings  # type: ignore[union-attr]
+    return timings
+
+
+def _widget_request(request: Request) -> runner.WidgetRequest:
+    limit = app_settings.MAX_REQUEST_BYTES
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is over {limit} bytes.")
+    body = _read_body(request._request, limit)
+    query = {key: request.query_params.getlist(key)[-1] for key in request.query_params}
+    return runner.WidgetRequest(
+        body=body, content_type=request.META.get("CONTENT_TYPE") or None, query=query
+    )
+
+
+def _read_body(request: HttpRequest, limit: int) -> bytes:
+    try:
+        body = request.read(limit + 1)
+    except RawPostDataException:
+        body = request.body
+    if len(body) > limit:
+        raise PayloadTooLarge(f"The request body is over {limit} bytes.")
+    return body
+
+
+def _as_execution_error(exc: Exception) -> ExecutionError:
+    if isinstance(exc, ExecutionError):
+        return exc
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        return MethodNotAllowed()
+    if isinstance(
+        exc, drf_exceptions.NotAuthenticated | drf_exceptions.PermissionDenied
+    ):
+        return PermissionDenied(str(exc.detail))
+    if isinstance(exc, drf_exceptions.AuthenticationFailed):
+        return PermissionDenied(str(exc.detail))
+    logger.exception("Unexpected error while running a composite")
+    return UnexpectedError()

@@ -1,0 +1,1 @@
+"""The host project: a stand-in for the widget platform's monolith."""
