@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
 
 .PHONY: run test lint typecheck suite benchmark clean
 
@@ -14,6 +15,10 @@ $(INSTALLED): pyproject.toml constraints.txt
 
 # The demo upstream listens on loopback with its own certificate authority, so
 # the demo relaxes the destination guard for private networks and trusts it.
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(INSTALLED)
 	COMPOSITES_ALLOW_PRIVATE_NETWORKS=1 \
 	COMPOSITES_CA_BUNDLE=var/demo-certs/ca.pem \
@@ -25,10 +30,12 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
-typecheck: $(INSTALLED)
+typecheck: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/mypy
+	npm run --silent typecheck
 
-suite: $(INSTALLED)
+suite: $(INSTALLED) $(NODE_INSTALLED)
+	npm run --silent test:sdk
 	$(BIN)/pytest --cov --cov-report=term
 
 clean:
