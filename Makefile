@@ -13,12 +13,12 @@ $(INSTALLED): pyproject.toml constraints.txt
 		-c constraints.txt -e '.[host,dev]'
 	touch $@
 
-# The demo upstream listens on loopback with its own certificate authority, so
-# the demo relaxes the destination guard for private networks and trusts it.
 $(NODE_INSTALLED): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The demo upstream listens on loopback with its own certificate authority, so
+# the demo relaxes the destination guard for private networks and trusts it.
 run: $(INSTALLED)
 	COMPOSITES_ALLOW_PRIVATE_NETWORKS=1 \
 	COMPOSITES_CA_BUNDLE=var/demo-certs/ca.pem \
