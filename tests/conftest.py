@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.core.cache import cache
 
 from composites import registry, secrets, transport
-from tests.upstream_fixtures import RunningUpstream
 
+if TYPE_CHECKING:
+    from tests.upstream_fixtures import RunningUpstream
 pytest_plugins = ["tests.upstream_fixtures"]
 
 PLANTED_SECRET = "planted-secret-5f2c9a"
