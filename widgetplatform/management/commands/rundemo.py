@@ -50,6 +50,16 @@ class Command(BaseCommand):
             help="Port of the demo upstream API on 127.0.0.1 (default: 8443).",
         )
         parser.add_argument(
+            "--cert-dir",
+            type=Path,
+            default=None,
+            help=(
+                "Where the demo upstream's certificate authority and server "
+                "certificate live; created when missing "
+                "(default: var/demo-certs)."
+            ),
+        )
+        parser.add_argument(
             "--setup-only",
             action="store_true",
             help="Prepare the demo and exit without serving.",
@@ -60,7 +70,8 @@ class Command(BaseCommand):
         ensure_demo_user()
         secrets_file = Path(settings.WIDGETPLATFORM_SECRETS_FILE)
         ensure_secrets_file(secrets_file, options["upstream_port"])
-        certificates = make_certificates(Path(settings.BASE_DIR) / "var" / "demo-certs")
+        cert_dir = options["cert_dir"] or Path(settings.BASE_DIR) / "var" / "demo-certs"
+        certificates = make_certificates(cert_dir)
         if options["setup_only"]:
             self.stdout.write("Demo prepared.")
             return
