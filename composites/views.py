@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
-from django.http.request import RawPostDataException
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -40,11 +41,25 @@ from composites.timing import RunTimings
 logger = logging.getLogger("composites.views")
 
 
+class OpaqueBody(BaseParser):
+    """Accept a body of any type without parsing it; steps see it raw."""
+
+    media_type = "*/*"
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Any = None,
+    ) -> dict[str, Any]:
+        return {}
+
+
 class AlwaysJSON(BaseContentNegotiation):
-    """Answer JSON whatever the client's ``Accept`` header asks for."""
+    """Take any body as opaque and answer JSON whatever ``Accept`` says."""
 
     def select_parser(self, request: Request, parsers: Any) -> Any:
-        return None
+        return parsers[0]
 
     def select_renderer(
         self, request: Request, renderers: Any, format_suffix: str | None = None
@@ -57,15 +72,23 @@ class ExecuteCompositeView(APIView):
 
     authentication_classes = [SessionAuthentication]
     permission_classes = [AllowAny]
-    parser_classes: list[Any] = []
+    parser_classes = [OpaqueBody]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON
+    widget_body = b""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # The body is read, within the limit, before the CSRF check of
+        # session authentication looks at the request's form data.
+        if request.method == "POST":
+            self.widget_body = _read_body(request._request)
+        super().initial(request, *args, **kwargs)
 
     def post(self, request: Request, identifier: str) -> HttpResponse:
         composite = registry.current().find(identifier)
         if composite is None:
             raise CompositeNotFound()
-        widget = _widget_request(request)
+        widget = _widget_request(request, self.widget_body)
         caller = resolve_caller(request._request)
         if composite.requires_user and not caller.user.is_authenticated:
             raise AuthenticationRequired()
@@ -98,25 +121,27 @@ def timings_of(request: HttpRequest | Request) -> RunTimings:
     return timings
 
 
-def _widget_request(request: Request) -> runner.WidgetRequest:
-    limit = app_settings.MAX_REQUEST_BYTES
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request body is over {limit} bytes.")
-    body = _read_body(request._request, limit)
+def _widget_request(request: Request, body: bytes) -> runner.WidgetRequest:
     query = {key: request.query_params.getlist(key)[-1] for key in request.query_params}
     return runner.WidgetRequest(
-        body=body, content_type=request.META.get("CONTENT_TYPE") or None, query=query
+        body=body,
+        content_type=request.META.get("CONTENT_TYPE") or None,
+        query=query,
     )
 
 
-def _read_body(request: HttpRequest, limit: int) -> bytes:
+def _read_body(request: HttpRequest) -> bytes:
+    limit = app_settings.MAX_REQUEST_BYTES
+    too_large = PayloadTooLarge(f"The request body is over {limit} bytes.")
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
     try:
-        body = request.read(limit + 1)
-    except RawPostDataException:
         body = request.body
+    except RequestDataTooBig:
+        raise too_large from None
     if len(body) > limit:
-        raise PayloadTooLarge(f"The request body is over {limit} bytes.")
+        raise too_large
     return body
 
 
