@@ -9,6 +9,7 @@ setting it depends on changes.
 from __future__ import annotations
 
 import http.cookiejar
+import logging
 import ssl
 import threading
 import urllib.request
@@ -22,6 +23,17 @@ from django.dispatch import receiver
 
 from composites.conf import app_settings
 from composites.destinations import GuardedBackend
+
+
+class DropRequestLines(logging.Filter):
+    """Drop httpx's per-request INFO line: it holds the full URL, and a query
+    string may carry a secret.  The runner logs each step without it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("HTTP Request:")
+
+
+logging.getLogger("httpx").addFilter(DropRequestLines())
 
 
 class RefuseAllCookies(http.cookiejar.DefaultCookiePolicy):
