@@ -58,11 +58,17 @@ class WidgetRequest:
 
     def template_view(self) -> dict[str, Any]:
         return {
-            "body_text": _decode(self.body, "utf-8") if self.body else None,
+            "body_text": self.text,
             "body_raw": self.body or None,
             "headers": {"Content-Type": self.content_type} if self.content_type else {},
             "query_parameters": dict(self.query),
         }
+
+    @property
+    def text(self) -> str | None:
+        if not self.body:
+            return None
+        return _decode(self.body, _charset(self.content_type))
 
 
 @dataclass(frozen=True, slots=True)

@@ -301,11 +301,14 @@ def test_header_with_forbidden_character_is_template_error_naming_it(
     step = {
         "name": "echo",
         "url": loopback.url("/echo"),
-        "headers": [{"key": "X-Custom", "value": value}],
+        "headers": [
+            {"key": "X-Custom", "value": "{{ request.query_parameters.value }}"}
+        ],
     }
+    widget = runner.WidgetRequest(query={"value": value})
 
     with pytest.raises(TemplateError, match="header 'X-Custom'"):
-        run(step)
+        run(step, widget=widget)
     assert upstream_recorder.requests == []
 
 

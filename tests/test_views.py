@@ -407,7 +407,7 @@ def failing_after_first(upstream: RunningUpstream, second: dict[str, Any]) -> An
                 "headers": [
                     {
                         "key": "X-Bad",
-                        "value": "{{ get_secret('api_token') }}\nInjected: 1",
+                        "value": "{{ get_secret('api_token') }}{{ '\\n' }}Injected: 1",
                     }
                 ],
             },
@@ -620,3 +620,71 @@ def test_execute_error_is_json_whatever_the_accept_header(
 
     assert response["Content-Type"] == "application/json"
     assert envelope(response)["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("a=1&a=2&a=3", {"a": "3"}),
+        (
+            "name=caf%C3%A9&plus=a+b&space=a%20b",
+            {"name": "café", "plus": "a b", "space": "a b"},
+        ),
+        ("bad=%ZZ&latin=%E9", {"bad": "%ZZ", "latin": "\ufffd"}),
+        ("flag&empty=", {"flag": "", "empty": ""}),
+    ],
+    ids=["repeated", "encoded", "malformed", "valueless"],
+)
+def test_execute_widget_query_reaches_templates_decoded(
+    client: Client,
+    composites_env: Install,
+    upstream: RunningUpstream,
+    query: str,
+    expected: dict[str, str],
+) -> None:
+    step = {
+        "name": "echo",
+        "url": upstream.url("/echo"),
+        "method": "POST",
+        "request_body": "{{ request.query_parameters | json_encode }}",
+    }
+    composites_env([composite("query", step)])
+
+    response = execute(client, "query", query=query)
+
+    assert json.loads(json.loads(response.content)["body_text"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "text"),
+    [
+        (b"", "text/plain", "None"),
+        (b"{not json", "application/json", "{not json"),
+        (b"caf\xe9", "text/plain", "None"),
+        (b"caf\xe9", "text/plain; charset=iso-8859-1", "café"),
+        (b"\x89PNG\r\n\x1a\n\x00", "image/png", "None"),
+    ],
+    ids=["empty", "invalid-json", "not-utf8", "declared-latin1", "binary"],
+)
+def test_execute_odd_widget_bodies_reach_templates_as_documented(
+    client: Client,
+    composites_env: Install,
+    upstream: RunningUpstream,
+    data: bytes,
+    content_type: str,
+    text: str,
+) -> None:
+    step = {
+        "name": "echo",
+        "url": upstream.url("/echo"),
+        "method": "POST",
+        "request_body": "{{ request.body_text }}|{{ request.body_raw }}",
+    }
+    composites_env([composite("bodies", step)])
+    url = "/widget-service/connectors/composite/bodies/execute"
+
+    response = client.generic("POST", url, data, content_type=content_type)
+
+    body_text, _, raw = json.loads(response.content)["body_text"].partition("|")
+    assert body_text == text
+    assert raw == ("None" if not data else str(data))
