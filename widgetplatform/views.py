@@ -19,3 +19,12 @@ def home(request: HttpRequest) -> HttpResponse:
         "widgetplatform/home.html",
         {"composites": composites, "execute_base": base},
     )
+
+
+def widget(request: HttpRequest) -> HttpResponse:
+    """Show a demo widget that calls composites through the widget SDK."""
+    try:
+        composites = registry.current().composites
+    except RegistryInvalid:
+        composites = ()
+    return render(request, "widgetplatform/widget.html", {"composites": composites})
