@@ -1,11 +1,21 @@
 """Where steps may send requests: https URLs of public addresses only.
 
-Two checks guard every outbound request.  ``check_url`` refuses a rendered
-URL that is not absolute ``https://`` before anything is sent.
-``GuardedBackend`` resolves the host itself when a connection opens, refuses
-the connection if any address is not public, and connects to an address it
-checked, so a DNS answer that changes between check and connect cannot get
-through.  TLS still verifies the certificate against the host name.
+Two checks guard every outbound request, step and token request alike.
+``check_url`` refuses a rendered URL that is not absolute ``https://``
+before anything is sent.  ``GuardedBackend`` resolves the host itself when a
+connection opens, refuses the connection if any address is not public, and
+connects to an address it checked, so a DNS answer that changes between
+check and connect cannot get through.  TLS still verifies the certificate
+against the host name, never against the address.
+
+Not public: loopback, private, shared (carrier-grade NAT, 100.64.0.0/10),
+link-local, site-local, multicast, reserved, documentation and unspecified
+addresses, IPv4 and IPv6.  An IPv6 address that embeds an IPv4 address
+(IPv4-mapped ``::ffff:0:0/96``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``)
+is judged by the IPv4 address it leads to; Teredo (``2001::/32``) and the
+local-use NAT64 prefix (``64:ff9b:1::/48``) are refused outright.  Numeric
+host spellings that resolvers accept (``2130706433``, ``0x7f.0.0.1``,
+``127.1``) are read as the address they spell, without asking the resolver.
 
 The ``ALLOW_HTTP``, ``ALLOW_PRIVATE_NETWORKS`` and ``ALLOWED_PRIVATE_HOSTS``
 settings relax this for development and tests; all are off by default.
@@ -14,6 +24,7 @@ settings relax this for development and tests; all are off by default.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -26,6 +37,24 @@ from composites.exceptions import DestinationNotAllowed
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[..., list[tuple[Any, ...]]]
+
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+# Special-purpose blocks that not every Python release counts as non-global.
+NOT_PUBLIC = tuple(
+    ipaddress.ip_network(block)
+    for block in (
+        "100.64.0.0/10",
+        "192.0.0.0/24",
+        "198.18.0.0/15",
+        "64:ff9b:1::/48",
+        "2001::/23",
+        "2001:db8::/32",
+        "fec0::/10",
+    )
+)
+# Spellings of an IPv4 address that inet_aton() and resolvers accept:
+# one to four dot-separated numbers in decimal, octal or hexadecimal.
+NUMERIC_HOST = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}$")
 
 # Tests replace this to simulate DNS answers.
 resolve: Resolver = socket.getaddrinfo
@@ -45,8 +74,12 @@ def check_url(url: httpx.URL) -> None:
 
 def is_public(address: IPAddress) -> bool:
     """Tell whether ``address`` is a public unicast address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return is_public(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            return is_public(embedded)
+    if any(address in block for block in NOT_PUBLIC):
+        return False
     return address.is_global and not (
         address.is_multicast
         or address.is_private
@@ -55,6 +88,16 @@ def is_public(address: IPAddress) -> bool:
         or address.is_reserved
         or address.is_unspecified
     )
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in NAT64_WELL_KNOWN:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 def vet_addresses(host: str, addresses: Iterable[IPAddress]) -> list[IPAddress]:
@@ -75,14 +118,19 @@ def vet_addresses(host: str, addresses: Iterable[IPAddress]) -> list[IPAddress]:
 def _private_allowed(host: str) -> bool:
     if app_settings.ALLOW_PRIVATE_NETWORKS:
         return True
-    return host.lower() in {h.lower() for h in app_settings.ALLOWED_PRIVATE_HOSTS}
+    allowed = {_normal_host(name) for name in app_settings.ALLOWED_PRIVATE_HOSTS}
+    return _normal_host(host) in allowed
 
 
-def _resolve(host: str, port: int) -> list[IPAddress]:
-    try:
-        return [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        pass
+def _normal_host(host: str) -> str:
+    return host.strip("[]").rstrip(".").lower()
+
+
+def addresses_of(host: str, port: int) -> list[IPAddress]:
+    """Return the addresses ``host`` stands for, literal or resolved."""
+    literal = _literal_address(_normal_host(host))
+    if literal is not None:
+        return [literal]
     try:
         answers = resolve(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
@@ -92,6 +140,19 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
         if family in (socket.AF_INET, socket.AF_INET6):
             found[ipaddress.ip_address(str(sockaddr[0]).split("%")[0])] = None
     return list(found)
+
+
+def _literal_address(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        pass
+    if NUMERIC_HOST.match(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
 
 
 class GuardedBackend(httpcore.SyncBackend):
@@ -105,7 +166,7 @@ class GuardedBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = vet_addresses(host, _resolve(host, port))
+        addresses = vet_addresses(host, addresses_of(host, port))
         last_error: Exception | None = None
         for address in addresses:
             try:
