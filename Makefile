@@ -38,5 +38,8 @@ suite: $(INSTALLED) $(NODE_INSTALLED)
 	npm run --silent test:sdk
 	$(BIN)/pytest --cov --cov-report=term
 
+benchmark: $(INSTALLED)
+	$(BIN)/python benchmarks/bench_execute.py --gunicorn
+
 clean:
 	rm -rf $(VENV) node_modules var test-output .coverage .pytest_cache .mypy_cache .ruff_cache
