@@ -67,7 +67,8 @@ async ({ options, call }) => {
   try {
     const sdk = new window.WidgetServiceSDK(options === null ? undefined : options);
     const value = await sdk.connectors.composite.execute(call);
-    return { outcome: "resolved", value, elapsedMs: performance.now() - started };
+    const elapsedMs = performance.now() - started;
+    return { outcome: "resolved", value, errorClass: null, fields: {}, elapsedMs };
   } catch (error) {
     let errorClass = typeof error;
     if (error instanceof window.ConnectorExecuteError) {
@@ -515,6 +516,24 @@ def test_execute_non_json_body_rejects_with_plain_error(widget: WidgetPage) -> N
     assert LATIN1_TEXT not in json.dumps(result["fields"])
 
 
+@pytest.mark.parametrize(
+    ("query_params", "statuses"),
+    [({}, {"open"}), ({"status": "closed"}, {"closed"})],
+    ids=["configured-value", "widget-value"],
+)
+def test_execute_query_params_override_overridable_step_parameter(
+    signed_in_widget: WidgetPage, query_params: dict[str, str], statuses: set[str]
+) -> None:
+    result = signed_in_widget.execute(
+        {"permalink": "member-open-tickets", "queryParams": query_params}
+    )
+
+    assert result["outcome"] == "resolved", result
+    tickets = result["value"]["tickets"]
+    assert tickets
+    assert {ticket["status"] for ticket in tickets} == statuses
+
+
 # Each hides where the SDK looks for the token: the meta element, the form
 # inputs, the cookie.
 HIDE_META_AND_INPUTS = """() => document
@@ -589,7 +608,7 @@ def test_execute_anonymous_caller_gets_401_only_for_user_composites(
         result = widget.execute({"permalink": permalink, "payload": {}})
 
     assert response.value.status == status
-    assert result.get("fields", {}).get("code") == code
+    assert result["fields"].get("code") == code
 
 
 def test_execute_server_timing_entries_visible_to_page(widget: WidgetPage) -> None:
