@@ -13,15 +13,21 @@ import logging
 import re
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from composites import authentication, destinations, secrets, signing, transport
+from composites import authentication, destinations, transport
 from composites.callers import Caller
 from composites.conf import app_settings
+from composites.context import (
+    RunContext,
+    Upstream,
+    WidgetRequest,
+    charset_of,
+)
 from composites.definitions import Composite, ConfigValue, Step
 from composites.exceptions import (
     DestinationNotAllowed,
@@ -31,44 +37,13 @@ from composites.exceptions import (
     StepNetworkError,
     TemplateError,
 )
-from composites.templating import (
-    AVAILABLE,
-    FUNCTIONS,
-    CompiledTemplate,
-    FieldKind,
-    now,
-    render,
-    unavailable,
-)
+from composites.templating import CompiledTemplate, FieldKind, render
 from composites.timing import RunTimings
 
 logger = logging.getLogger("composites.runner")
 
 HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
 USER_AGENT = "composites/0.1"
-
-
-@dataclass(frozen=True, slots=True)
-class WidgetRequest:
-    """What the widget sent that templates may see."""
-
-    body: bytes = b""
-    content_type: str | None = None
-    query: Mapping[str, str] = field(default_factory=dict)
-
-    def template_view(self) -> dict[str, Any]:
-        return {
-            "body_text": self.text,
-            "body_raw": self.body or None,
-            "headers": {"Content-Type": self.content_type} if self.content_type else {},
-            "query_parameters": dict(self.query),
-        }
-
-    @property
-    def text(self) -> str | None:
-        if not self.body:
-            return None
-        return _decode(self.body, _charset(self.content_type))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,68 +55,14 @@ class Result:
     content_type: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Upstream:
-    """A step's upstream response, read whole."""
-
-    status: int
-    headers: dict[str, str]
-    content: bytes
-
-    @property
-    def text(self) -> str | None:
-        if not self.content:
-            return ""
-        return _decode(self.content, _charset(self.headers.get("content-type")))
-
-    def template_view(self) -> dict[str, Any]:
-        return {"body": self.text, "status_code": self.status, "headers": self.headers}
-
-
-class StepsView:
-    """``steps`` in templates: earlier steps by name and nothing else."""
-
-    __slots__ = ("_results",)
-
-    def __init__(self, results: Mapping[str, Mapping[str, Any]]) -> None:
-        self._results = results
-
-    def __getattr__(self, name: str) -> Mapping[str, Any]:
-        try:
-            return self._results[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __getitem__(self, name: str) -> Mapping[str, Any]:
-        return self._results[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._results)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._results
-
-
 @dataclass(slots=True)
 class _Run:
-    """The state of one run: its caller, deadline and what steps returned."""
+    """The state of one run: what templates see, its timings and deadline."""
 
     composite: Composite
-    widget: WidgetRequest
-    caller: Caller
+    context: RunContext
     timings: RunTimings
     deadline: float
-    results: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    secrets: set[str] = field(default_factory=set)
-
-    def remember_secret(self, value: str) -> None:
-        if len(value) >= 4:
-            self.secrets.add(value)
-
-    def scrub(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "[redacted]")
-        return text
 
     def timeout(self) -> httpx.Timeout:
         remaining = self.deadline - time.monotonic()
@@ -160,7 +81,7 @@ def run(
     if not composite.steps:
         raise NoSteps()
     deadline = time.monotonic() + app_settings.RUN_DEADLINE
-    state = _Run(composite, widget, caller, timings, deadline)
+    state = _Run(composite, RunContext(widget, caller), timings, deadline)
     upstream: Upstream | None = None
     body: str | None = None
     for index, step in enumerate(composite.steps):
@@ -181,7 +102,7 @@ def _run_step(state: _Run, step: Step, index: int) -> tuple[Upstream, str | None
         body = _transform(state, step, upstream)
     except StepError as exc:
         exc.locate(step.name, index)
-        exc.detail = state.scrub(exc.detail)
+        exc.detail = state.context.scrub(exc.detail)
         status = upstream.status if upstream else None
         timing = state.timings.record(step.name, index, started, status, exc.outcome)
         _log(state, step, request, timing, logging.WARNING)
@@ -190,7 +111,7 @@ def _run_step(state: _Run, step: Step, index: int) -> tuple[Upstream, str | None
     view = upstream.template_view()
     if body is not None:
         view["body"] = body
-    state.results[step.name] = view
+    state.context.results[step.name] = view
     timing = state.timings.record(step.name, index, started, upstream.status, "ok")
     _log(state, step, request, timing, logging.INFO)
     return upstream, body
@@ -229,8 +150,8 @@ def _url(state: _Run, step: Step) -> httpx.URL:
 def _query(state: _Run, step: Step) -> list[tuple[str, str]]:
     pairs = []
     for index, pair in enumerate(step.query_parameters):
-        if pair.overridable and pair.key in state.widget.query:
-            value = state.widget.query[pair.key]
+        if pair.overridable and pair.key in state.context.widget.query:
+            value = state.context.widget.query[pair.key]
         else:
             where = f"query_parameters[{index}].value"
             value = _render(state, pair.value, where, FieldKind.HEADER_QUERY_AUTH)
@@ -262,10 +183,10 @@ def _credentials(state: _Run, step: Step) -> authentication.Credentials:
         return authentication.Credentials()
     config = _render_config(state, auth.config, "authentication.config")
     context = authentication.AuthContext(
-        tenant_id=state.caller.tenant_id,
+        tenant_id=state.context.caller.tenant_id,
         client=transport.client(),
         timeout=state.timeout,
-        remember_secret=state.remember_secret,
+        remember_secret=state.context.remember_secret,
     )
     credentials = authentication.authenticate(auth.type, config, context)
     for key, value in credentials.headers:
@@ -316,62 +237,10 @@ def _render(
     if template is None:
         return ""
     try:
-        return render(template, _variables(state, kind, response))
+        return render(template, state.context.variables(kind, response))
     except StepError as exc:
         exc.detail = f"{where}: {exc.detail}"
         raise
-
-
-def _variables(
-    state: _Run, kind: FieldKind, response: Upstream | None
-) -> dict[str, Any]:
-    variables: dict[str, Any] = {
-        "steps": StepsView(state.results),
-        "request": state.widget.template_view(),
-        "user": state.caller.user,
-        "tenant_id": state.caller.tenant_id,
-    }
-    functions = {
-        "now": now,
-        "get_variable": lambda name: _named_value(state, "variable", name),
-        "get_secret": lambda name: _named_value(state, "secret", name),
-        "jwt_encode": _jwt_encode(state),
-    }
-    for name, function in functions.items():
-        allowed = name in AVAILABLE[kind]
-        variables[name] = function if allowed else unavailable(name, kind)
-    if response is not None:
-        variables["response"] = response.template_view()
-    assert functions.keys() == FUNCTIONS
-    return variables
-
-
-def _named_value(state: _Run, kind: str, name: Any) -> str:
-    store = secrets.backend()
-    tenant = state.caller.tenant_id
-    if kind == "secret":
-        value = store.get_secret(tenant, str(name))
-    else:
-        value = store.get_variable(tenant, str(name))
-    if value is None:
-        raise TemplateError(f"unknown {kind} '{name}' for this tenant")
-    if kind == "secret":
-        state.remember_secret(value)
-    return value
-
-
-def _jwt_encode(state: _Run) -> Any:
-    def jwt_encode(
-        payload: Mapping[str, Any],
-        key: str,
-        algorithm: str = "HS256",
-        headers: Mapping[str, Any] | None = None,
-    ) -> str:
-        token = signing.sign_jwt(payload, key, algorithm, headers)
-        state.remember_secret(token)
-        return token
-
-    return jwt_encode
 
 
 # Sending and reading ---------------------------------------------------------
@@ -439,35 +308,16 @@ def _transform(state: _Run, step: Step, upstream: Upstream) -> str | None:
 def _result(step: Step, upstream: Upstream, body: str | None) -> Result:
     content_type = upstream.headers.get("content-type")
     content = upstream.content if body is None else body.encode()
-    if body is not None and content_type and _charset(content_type):
+    if body is not None and content_type and charset_of(content_type):
         content_type = _with_utf8(content_type)
     if step.method == "HEAD":
         content = b""
     return Result(upstream.status, content, step.response_content_type or content_type)
 
 
-def _charset(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    for parameter in content_type.split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset":
-            return value.strip().strip('"') or None
-    return None
-
-
 def _with_utf8(content_type: str) -> str:
     media_type = content_type.split(";")[0].strip()
     return f"{media_type}; charset=utf-8"
-
-
-def _decode(content: bytes, charset: str | None) -> str | None:
-    try:
-        return content.decode(charset or "utf-8")
-    except LookupError:
-        return _decode(content, "utf-8") if charset != "utf-8" else None
-    except UnicodeDecodeError:
-        return None
 
 
 def _log(

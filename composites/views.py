@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 from composites import registry, runner
 from composites.callers import resolve_caller
 from composites.conf import app_settings
+from composites.context import WidgetRequest
 from composites.exceptions import (
     AuthenticationRequired,
     CompositeNotFound,
@@ -121,9 +122,9 @@ def timings_of(request: HttpRequest | Request) -> RunTimings:
     return timings
 
 
-def _widget_request(request: Request, body: bytes) -> runner.WidgetRequest:
+def _widget_request(request: Request, body: bytes) -> WidgetRequest:
     query = {key: request.query_params.getlist(key)[-1] for key in request.query_params}
-    return runner.WidgetRequest(
+    return WidgetRequest(
         body=body,
         content_type=request.META.get("CONTENT_TYPE") or None,
         query=query,
