@@ -8,30 +8,32 @@ from django.core.checks import CheckMessage, Error, register
 
 from composites.registry import configured_path, read_report
 
+# One id per kind of problem, so that a deployment can tell a missing file
+# from a mistake in it.
+CHECK_IDS = {
+    "content": "composites.E001",
+    "file": "composites.E002",
+    "syntax": "composites.E003",
+}
+
 
 @register("composites")
 def check_registry(**kwargs: Any) -> list[CheckMessage]:
-    """Report each error of the configured registry as ``composites.E001``.
+    """Report each error of the configured registry file.
 
-    A file that cannot be read is ``composites.E002``; invalid JSON is
-    ``composites.E003``.
+    ``composites.E001``: a field, template or reference is invalid;
+    ``composites.E002``: the file cannot be read or is too large;
+    ``composites.E003``: the file is not UTF-8 or not valid JSON.
+    The messages are those of ``check_composites``.
     """
     path = configured_path()
     report = read_report(path)
     return [
         Error(
             f"{problem.location}: {problem.message}",
-            hint=f"Run 'manage.py check_composites {path}' for every problem.",
+            hint=f"Run 'manage.py check_composites {path}' to see every problem.",
             obj=str(path),
-            id=_check_id(problem.location, problem.message),
+            id=CHECK_IDS[problem.category],
         )
         for problem in report.errors
     ]
-
-
-def _check_id(location: str, message: str) -> str:
-    if location == "file":
-        return "composites.E002"
-    if location.startswith("line "):
-        return "composites.E003"
-    return "composites.E001"

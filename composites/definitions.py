@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -12,6 +13,8 @@ from composites.templating import CompiledTemplate
 # A value of an authentication config: a template, or an object of them
 # (``claims``, ``additional_claims``, ``jwt_headers``).
 ConfigValue = CompiledTemplate | Mapping[str, "ConfigValue"]
+
+ID_TEXT = re.compile(r"0|[1-9][0-9]{0,19}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +81,13 @@ class Registry:
         )
 
     def find(self, identifier: str) -> Composite | None:
-        """Return the composite with this permalink, else with this id."""
+        """Return the composite with this permalink, else with this id.
+
+        An id is written in ASCII digits without leading zeros, as
+        ``check_composites`` prints it.
+        """
         composite = self.by_permalink.get(identifier)
-        if composite is None and identifier.isdecimal() and len(identifier) < 20:
+        if composite is None and ID_TEXT.fullmatch(identifier):
             composite = self.by_id.get(int(identifier))
         return composite
 
@@ -88,8 +95,10 @@ class Registry:
 def composite_id(permalink: str) -> int:
     """Return the stable numeric id of a composite, derived from its permalink.
 
-    Six bytes of BLAKE2b keep ids below 2**48, safe as JavaScript numbers,
-    and the same on every process and machine.
+    The first six bytes of the BLAKE2b digest of the permalink's UTF-8, read
+    as a big-endian integer: below 2**48, so safe as a JavaScript number,
+    and the same on every process, machine and restart (no hash seed is
+    involved).  Renaming a permalink changes the id.
     """
     digest = hashlib.blake2b(permalink.encode(), digest_size=6).digest()
     return int.from_bytes(digest, "big")

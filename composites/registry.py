@@ -4,16 +4,25 @@
 the file's modification signature (a ``stat``, no read); when the file
 changed, it is read and validated, and a valid result replaces the previous
 registry in one assignment, so a request keeps the snapshot it started with.
-An invalid change is logged at ERROR once and the previous registry stays.
+An invalid change is logged at ERROR once and the previous registry stays;
+so does the previous registry when the file disappears.
+
+While one thread reads a changed file, other threads go on with the registry
+in force instead of waiting.  A file modified within the last
+``SETTLE_SECONDS`` may change again without its signature changing (file
+systems keep modification times at a coarse grain), so until it is older
+than that, each call compares its content as well.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -26,6 +35,8 @@ from composites.validation import Problem, Report, validate_text
 logger = logging.getLogger("composites.registry")
 
 Signature = tuple[int, int, int]
+SETTLE_SECONDS = 2.0
+NEW_FILE_MODE = 0o644
 
 
 def configured_path() -> Path:
@@ -44,19 +55,24 @@ def read_report(path: Path) -> Report:
         limit = app_settings.REGISTRY_MAX_BYTES
         if size > limit:
             message = f"the file is {size} bytes; the limit is {limit}"
-            return Report([Problem("error", "file", message)])
+            return Report([Problem("error", "file", message, "file")])
         content = path.read_bytes()
     except OSError as exc:
         message = f"cannot read {path}: {exc.strerror or exc}"
-        return Report([Problem("error", "file", message)])
+        return Report([Problem("error", "file", message, "file")])
     report = validate_text(content)
     report.content = content
     return report
 
 
 def install(content: bytes, path: Path) -> None:
-    """Replace the file at ``path`` with ``content`` in one atomic rename."""
+    """Replace the file at ``path`` with ``content`` in one atomic rename.
+
+    The new file keeps the mode of the one it replaces (``NEW_FILE_MODE``
+    when there is none) and is on disk before the rename.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(path)
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
@@ -64,11 +80,13 @@ def install(content: bytes, path: Path) -> None:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)
             handle.flush()
+            os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _sync_directory(path.parent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +95,8 @@ class _Loaded:
     signature: Signature | None
     registry: Registry | None
     errors: tuple[Problem, ...] = ()
+    digest: bytes = b""
+    settled: bool = True
 
 
 class RegistryStore:
@@ -90,8 +110,12 @@ class RegistryStore:
         """Return the registry in force; raise ``RegistryInvalid`` if none."""
         path = configured_path()
         loaded = self._loaded
-        if loaded.path != path or loaded.signature != _signature(path):
-            loaded = self._reload(path)
+        if (
+            loaded.path != path
+            or loaded.signature != _signature(path)
+            or not loaded.settled
+        ):
+            loaded = self._refresh(path, loaded)
         if loaded.registry is None:
             raise RegistryInvalid(loaded.errors)
         return loaded.registry
@@ -101,27 +125,38 @@ class RegistryStore:
         with self._lock:
             self._loaded = _Loaded(Path(), None, None)
 
+    def _refresh(self, path: Path, seen: _Loaded) -> _Loaded:
+        # Only a caller with nothing to serve waits for another's reload.
+        must_wait = seen.path != path or seen.registry is None
+        if not self._lock.acquire(blocking=must_wait):
+            return seen
+        try:
+            return self._reload(path)
+        finally:
+            self._lock.release()
+
     def _reload(self, path: Path) -> _Loaded:
-        with self._lock:
-            signature = _signature(path)
-            loaded = self._loaded
-            if loaded.path == path and loaded.signature == signature:
-                return loaded
-            report = read_report(path)
-            if report.registry is not None:
-                loaded = _Loaded(path, signature, report.registry)
-                logger.info(
-                    "Loaded registry %s with %d composites",
-                    path,
-                    len(report.registry.composites),
-                )
-            else:
-                _log_rejected(path, report)
-                previous = loaded.registry if loaded.path == path else None
-                errors = tuple(report.errors)
-                loaded = _Loaded(path, signature, previous, errors)
-            self._loaded = loaded
+        loaded = self._loaded
+        signature = _signature(path)
+        if loaded.path == path and loaded.signature == signature and loaded.settled:
             return loaded
+
+        settled = signature is None or _is_settled(signature)
+        report = read_report(path)
+        digest = hashlib.sha256(report.content).digest() if report.content else b""
+        if loaded.path == path and digest and digest == loaded.digest:
+            loaded = replace(loaded, signature=signature, settled=settled)
+        elif report.registry is not None:
+            loaded = _Loaded(path, signature, report.registry, (), digest, settled)
+            count = len(report.registry.composites)
+            logger.info("Loaded registry %s with %d composites", path, count)
+        else:
+            previous = loaded.registry if loaded.path == path else None
+            _log_rejected(path, report, kept=previous is not None)
+            errors = tuple(report.errors)
+            loaded = _Loaded(path, signature, previous, errors, digest, settled)
+        self._loaded = loaded
+        return loaded
 
 
 def _signature(path: Path) -> Signature | None:
@@ -132,11 +167,33 @@ def _signature(path: Path) -> Signature | None:
     return (status.st_mtime_ns, status.st_size, status.st_ino)
 
 
-def _log_rejected(path: Path, report: Report) -> None:
+def _is_settled(signature: Signature) -> bool:
+    age = time.time() - signature[0] / 1e9
+    return age > SETTLE_SECONDS
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return NEW_FILE_MODE
+
+
+def _sync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _log_rejected(path: Path, report: Report, *, kept: bool) -> None:
+    outcome = "keeping the previous registry" if kept else "no registry is in force"
     logger.error(
-        "Registry %s is invalid (%d errors); keeping the previous registry. %s",
+        "Registry %s is invalid (%d errors); %s. %s",
         path,
         len(report.errors),
+        outcome,
         "; ".join(str(problem) for problem in report.errors[:20]),
         extra={"registry_path": str(path), "error_count": len(report.errors)},
     )

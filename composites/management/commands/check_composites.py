@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from composites.registry import configured_path, read_report
-from composites.validation import Report
+from composites.validation import Problem, Report
 
 
 class Command(BaseCommand):
@@ -17,6 +17,8 @@ class Command(BaseCommand):
         "Validate a registry file without changing anything. Exit 0 when it "
         "has no errors (with --strict, no warnings either), 1 otherwise."
     )
+    # Checking a file must work while the configured registry is broken.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -38,18 +40,20 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["path"]) if options["path"] else configured_path()
+        strict = options["strict"]
         report = read_report(path)
+        passed = not report.errors and not (strict and report.warnings)
 
         if options["format"] == "json":
-            self.stdout.write(json.dumps(_as_json(path, report), indent=2))
+            document = as_json(path, report, strict=strict, passed=passed)
+            self.stdout.write(json.dumps(document, indent=2, ensure_ascii=False))
         else:
-            self._write_text(path, report)
+            self.write_text(path, report)
 
-        failed = report.errors or (options["strict"] and report.warnings)
-        if failed:
-            raise CommandError(_summary(path, report), returncode=1)
+        if not passed:
+            raise CommandError(_failure(path, report), returncode=1)
 
-    def _write_text(self, path: Path, report: Report) -> None:
+    def write_text(self, path: Path, report: Report) -> None:
         for problem in report.problems:
             style = self.style.ERROR if problem.level == "error" else self.style.WARNING
             self.stdout.write(style(str(problem)))
@@ -59,10 +63,11 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"ok {composite.permalink} (id {composite.id}): {steps} step(s)"
                 )
-        self.stdout.write(_summary(path, report))
+        self.stdout.write(summary(path, report))
 
 
-def _summary(path: Path, report: Report) -> str:
+def summary(path: Path, report: Report) -> str:
+    """Return the closing line: counts of errors, warnings and composites."""
     errors, warnings = len(report.errors), len(report.warnings)
     composites = len(report.registry.composites) if report.registry else 0
     return (
@@ -70,11 +75,16 @@ def _summary(path: Path, report: Report) -> str:
     )
 
 
-def _as_json(path: Path, report: Report) -> dict[str, Any]:
+def as_json(
+    path: Path, report: Report, *, strict: bool, passed: bool
+) -> dict[str, Any]:
+    """Return the ``--format json`` document of a check."""
     composites = report.registry.composites if report.registry else ()
     return {
         "path": str(path),
         "valid": not report.errors,
+        "strict": strict,
+        "passed": passed,
         "errors": [_problem(p) for p in report.errors],
         "warnings": [_problem(p) for p in report.warnings],
         "composites": [
@@ -89,5 +99,11 @@ def _as_json(path: Path, report: Report) -> dict[str, Any]:
     }
 
 
-def _problem(problem: Any) -> dict[str, str]:
+def _problem(problem: Problem) -> dict[str, str]:
     return {"location": problem.location, "message": problem.message}
+
+
+def _failure(path: Path, report: Report) -> str:
+    if report.errors:
+        return f"{path} is invalid: {len(report.errors)} error(s)."
+    return f"{path} has {len(report.warnings)} warning(s), which --strict rejects."

@@ -17,6 +17,8 @@ class Command(BaseCommand):
         "Validate a registry file and, when it is valid, install it as the "
         "configured registry so running processes pick it up."
     )
+    # Installing a good file must work while the configured one is broken.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -43,19 +45,38 @@ class Command(BaseCommand):
                 returncode=1,
             )
 
-        in_force = read_report(target).raw_composites if target.exists() else {}
-        changes = _changes(in_force, report.raw_composites)
+        changes = _changes(self.in_force(target), report.raw_composites)
         for action, permalink in changes:
             line = f"{action} {permalink} (id {composite_id(permalink)})"
             self.stdout.write(self.style.SUCCESS(line))
+        counts = {a: sum(1 for c in changes if c[0] == a) for a in ACTIONS}
+        self.stdout.write(", ".join(f"{n} {a}" for a, n in counts.items()))
 
         if options["dry_run"]:
-            self.stdout.write(f"Dry run: {len(changes)} change(s), nothing installed.")
+            self.stdout.write("Dry run: nothing installed.")
         elif source.resolve() == target.resolve():
             self.stdout.write(f"{target} is already the registry in force.")
         else:
             install(report.content, target)
             self.stdout.write(f"Installed {source} as {target}.")
+
+    def in_force(self, target: Path) -> dict[str, Any]:
+        """Return the composites of the target file, by permalink."""
+        if not target.exists():
+            return {}
+        report = read_report(target)
+        if report.errors:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"warning {target}: the registry file in force is invalid "
+                    f"({len(report.errors)} error(s)); changes are listed "
+                    "against its valid composites"
+                )
+            )
+        return report.raw_composites
+
+
+ACTIONS = ("created", "updated", "deleted")
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str]]:
