@@ -76,6 +76,7 @@ class ExecuteCompositeView(APIView):
     parser_classes = [OpaqueBody]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = AlwaysJSON
+    http_method_names = ["post"]
     widget_body = b""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -105,12 +106,8 @@ class ExecuteCompositeView(APIView):
 
     def handle_exception(self, exc: Exception) -> Response:
         error = _as_execution_error(exc)
-        response = Response(
-            error.envelope(timings_of(self.request).request_id), status=error.status
-        )
-        if isinstance(error, MethodNotAllowed):
-            response["Allow"] = "POST, OPTIONS"
-        return response
+        request_id = timings_of(self.request).request_id
+        return Response(error.envelope(request_id), status=error.status)
 
 
 def timings_of(request: HttpRequest | Request) -> RunTimings:

@@ -247,7 +247,7 @@ def test_execute_signed_in_user_reaches_templates(
 # Request errors --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete", "options"])
 def test_execute_other_methods_answer_405_envelope(
     client: Client, composites_env: Install, method: str
 ) -> None:
@@ -256,7 +256,17 @@ def test_execute_other_methods_answer_405_envelope(
     )
 
     assert response.status_code == 405
+    assert response["Allow"] == "POST"
     assert envelope(response)["code"] == "METHOD_NOT_ALLOWED"
+
+
+def test_execute_head_answers_405_without_body(
+    client: Client, composites_env: Install
+) -> None:
+    response = client.head("/widget-service/connectors/composite/anything/execute")
+
+    assert response.status_code == 405
+    assert response.content == b""
 
 
 @pytest.mark.parametrize("identifier", ["missing", "12345", "99999999999999999999999"])
