@@ -107,7 +107,15 @@ def _usage_problems(
 ) -> list[str]:
     usage = template.usage
     problems = []
-    for name in sorted(usage.names - set(ENVIRONMENT.globals)):
+    # ``steps.fetch-user`` reads as ``steps.fetch - user``: the words after
+    # the hyphen are not names of their own.
+    fragments = {
+        word
+        for ref in usage.step_refs
+        for name in _hyphenated(ref, scope)
+        for word in name[len(ref) + 1 :].split("-")
+    }
+    for name in sorted(usage.names - set(ENVIRONMENT.globals) - fragments):
         if name not in ALL_NAMES:
             problems.append(f"unknown variable {quote(name)}")
         elif name not in AVAILABLE[kind]:
@@ -128,14 +136,17 @@ def _step_ref_problem(ref: str, scope: StepScope) -> str | None:
     if ref in scope.names[scope.index + 1 :]:
         return f"refers to step {quote(ref)}, which runs later"
     message = f"refers to unknown step {quote(ref)}"
-    hyphenated = [
-        name
-        for name in scope.names
-        if isinstance(name, str) and name.startswith(ref + "-")
-    ]
+    hyphenated = _hyphenated(ref, scope)
     if hyphenated:
         message += f"; a hyphenated name needs brackets: steps[{quote(hyphenated[0])}]"
     return message
+
+
+def _hyphenated(ref: str, scope: StepScope) -> list[str]:
+    if ref in scope.names:
+        return []
+    prefix = ref + "-"
+    return [n for n in scope.names if isinstance(n, str) and n.startswith(prefix)]
 
 
 def _config_templates(config: Mapping[str, ConfigValue]) -> list[CompiledTemplate]:
