@@ -9,6 +9,7 @@ template of the header, query and authentication kind, compiled here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -17,12 +18,18 @@ from composites.definitions import Authentication, ConfigValue
 from composites.problems import Findings, child, kind, quote
 from composites.template_checks import StepScope, check_template
 from composites.templating import FieldKind
+from composites.tokens import EXPIRY_MARGIN
 
 if TYPE_CHECKING:
     from composites.validation import StrategyFields
 
 AUTHENTICATION_KEYS = frozenset({"type", "config"})
 MAX_TYPE = 255
+NUMERIC_CLAIMS = ("exp", "iat", "nbf")
+# Claims of an oauth_jwt_bearer assertion that the strategy sets itself.
+ASSERTION_CLAIMS = frozenset({"iss", "sub", "aud", "iat", "exp"})
+SECRET_FIELDS = ("private_key", "client_secret")
+NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 
 
 def check_authentication(
@@ -82,6 +89,10 @@ class _ConfigChecker:
                 message = f"must be an object, not {kind(value)}"
                 self.findings.error(child(at, key), message)
                 continue
+            if key not in fields.objects and isinstance(value, dict):
+                message = "must be a string or a number, not an object"
+                self.findings.error(child(at, key), message)
+                continue
             result = self.value(value, child(at, key))
             if result is not None:
                 compiled[key] = result
@@ -112,3 +123,54 @@ class _ConfigChecker:
             if isinstance(value, str) and "{" not in value and value not in allowed:
                 message = f"{quote(value)} is not one of {', '.join(allowed)}"
                 self.findings.error(child(at, key), message)
+        self.token_literals(config, at)
+        self.claim_literals(config, at)
+
+    def token_literals(self, config: dict[str, Any], at: str) -> None:
+        url = config.get("token_url")
+        if isinstance(url, str) and url and not url.startswith("https://"):
+            message = "must be an absolute https:// URL (before any template)"
+            self.findings.error(child(at, "token_url"), message)
+        ttl: Any = config.get("token_ttl")
+        if _is_literal(ttl) or _is_number(ttl):
+            if not NUMBER.match(str(ttl).strip()) or float(ttl) < 1:
+                message = "must be a positive number of seconds"
+                self.findings.error(child(at, "token_ttl"), message)
+            elif float(ttl) <= EXPIRY_MARGIN:
+                message = (
+                    f"leaves nothing to cache after the {EXPIRY_MARGIN:.0f} s "
+                    "margin; every call requests a token"
+                )
+                self.findings.warning(child(at, "token_ttl"), message)
+        for key in SECRET_FIELDS:
+            if _is_literal(config.get(key)) and config[key]:
+                message = "is written into the registry; read it with get_secret()"
+                self.findings.warning(child(at, key), message)
+
+    def claim_literals(self, config: dict[str, Any], at: str) -> None:
+        for key in ("claims", "additional_claims"):
+            claims = config.get(key)
+            if not isinstance(claims, dict):
+                continue
+            for name in NUMERIC_CLAIMS:
+                value: Any = claims.get(name)
+                if _is_literal(value) and not NUMBER.match(value.strip()):
+                    message = "must be a number of seconds since the epoch"
+                    self.findings.error(child(child(at, key), name), message)
+        additional = config.get("additional_claims")
+        names = set(additional) if isinstance(additional, dict) else set()
+        for name in sorted(ASSERTION_CLAIMS & names):
+            message = "is set by oauth_jwt_bearer itself; remove it"
+            self.findings.error(child(child(at, "additional_claims"), name), message)
+        headers = config.get("jwt_headers")
+        if isinstance(headers, dict) and "alg" in headers:
+            message = "set the algorithm with 'algorithm', not a header"
+            self.findings.error(child(child(at, "jwt_headers"), "alg"), message)
+
+
+def _is_literal(value: Any) -> bool:
+    return isinstance(value, str) and "{" not in value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -5,6 +5,7 @@ every bad input answered with the documented envelope and nothing secret."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import urllib.parse
@@ -17,6 +18,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from composites import authentication, tokens
@@ -26,6 +28,7 @@ from composites.exceptions import (
     JWTSigningError,
     TemplateError,
 )
+from composites.validation import validate_document
 from tests.upstream import UpstreamRecorder
 from tests.upstream_fixtures import RunningUpstream
 
@@ -507,7 +510,7 @@ def tenant_secrets(
         "rsa_key_escaped": pem(rsa_key).replace("\n", "\\n"),
         "public_key": public_pem(rsa_key),
     }
-    variables = {"token_url": upstream.url("/token")}
+    variables = {"token_host": upstream.base_url.removeprefix("https://")}
     document = {"demo": {"secrets": values, "variables": variables}}
     secrets_file.write_text(json.dumps(document))
     return values
@@ -554,7 +557,7 @@ def secret(name: str) -> str:
 
 def token_url(mode: str = "") -> str:
     query = f"?mode={mode}" if mode else ""
-    return "{{ get_variable('token_url') }}" + query
+    return "https://{{ get_variable('token_host') }}/token" + query
 
 
 def test_end_to_end_api_key_in_query_reaches_upstream(
@@ -831,7 +834,7 @@ def test_end_to_end_unusable_key_gives_jwt_signing_error(
             {"client_id": "c1", "private_key": secret("rsa_key")}
             | {
                 "token_url": token_url(),
-                "token_ttl": "{{ get_variable('token_url') }}",
+                "token_ttl": "{{ get_variable('token_host') }}",
             },
             "'token_ttl' must be a positive number of seconds",
         ),
@@ -865,3 +868,186 @@ def test_end_to_end_config_error_at_run_time_gives_template_error(
     assert expected in errors["detail"]
     assert upstream_recorder.requests == []
     assert_nothing_secret(response, debug_logs, tenant_secrets)
+
+
+# Static checks: what check_composites reports before anything runs ----------
+
+
+def problems_of(kind: str, config: Any) -> list[tuple[str, str, str]]:
+    step = {
+        "name": "call",
+        "url": "https://api.example.com/data",
+        "authentication": {"type": kind, "config": config},
+    }
+    document = {"composite_connectors": [{"name": "auth", "steps": [step]}]}
+    report = validate_document(document)
+    prefix = "composite_connectors[0].steps[0].authentication.config"
+    return [
+        (p.level, p.location.removeprefix(prefix), p.message) for p in report.problems
+    ]
+
+
+JWT_BEARER = {
+    "client_id": "svc",
+    "private_key": "{{ get_secret('key') }}",
+    "token_url": "https://auth.example.com/token",
+}
+CLIENT_CREDENTIALS = {
+    "client_id": "c1",
+    "client_secret": "{{ get_secret('client_secret') }}",
+    "token_url": "https://auth.example.com/token",
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "config"),
+    [
+        ("none", {}),
+        ("apikey", {"key": "X-Key", "value": "{{ get_secret('k') }}", "in": "query"}),
+        ("oauth_client_credentials", CLIENT_CREDENTIALS | {"scope": "a b"}),
+        (
+            "jwt",
+            {
+                "private_key": "{{ get_secret('key') }}",
+                "algorithm": "ES256",
+                "claims": {"iat": "{{ now() }}", "exp": 1700000300, "sub": "x"},
+                "jwt_headers": {"kid": "k1"},
+            },
+        ),
+        (
+            "oauth_jwt_bearer",
+            JWT_BEARER
+            | {"token_ttl": 600, "additional_claims": {"scope": "read", "nbf": "1"}},
+        ),
+        ("oauth_jwt_bearer", JWT_BEARER | {"token_ttl": "{{ get_variable('ttl') }}"}),
+    ],
+)
+def test_static_check_accepts_valid_strategy_configs(kind: str, config: Any) -> None:
+    assert problems_of(kind, config) == []
+
+
+STATIC_PROBLEMS: list[tuple[str, dict[str, Any], tuple[str, str, str]]] = [
+    (
+        "oauth_client_credentials",
+        {"client_id": "c1", "client_secret": "{{ get_secret('s') }}"},
+        ("error", ".token_url", "is required"),
+    ),
+    (
+        "oauth_client_credentials",
+        CLIENT_CREDENTIALS | {"client_id": {"id": "c1"}},
+        ("error", ".client_id", "must be a string or a number, not an object"),
+    ),
+    (
+        "oauth_client_credentials",
+        CLIENT_CREDENTIALS | {"scope": ["read", "write"]},
+        ("error", ".scope", "must be a string or a number, not an array"),
+    ),
+    (
+        "oauth_client_credentials",
+        CLIENT_CREDENTIALS | {"token_url": "http://auth.example.com/token"},
+        ("error", ".token_url", "must be an absolute https:// URL (before any"),
+    ),
+    (
+        "oauth_client_credentials",
+        CLIENT_CREDENTIALS | {"client_secret": "s3cr3t"},
+        ("warning", ".client_secret", "is written into the registry; read it with"),
+    ),
+    (
+        "oauth_client_credentials",
+        CLIENT_CREDENTIALS | {"client_secret": "{{ get_secret('a') }}", "scpoe": "x"},
+        ("warning", ".scpoe", "unknown key, ignored"),
+    ),
+    (
+        "jwt",
+        {"private_key": "{{ get_secret('k') }}", "claims": "sub=ada"},
+        ("error", ".claims", "must be an object, not a string"),
+    ),
+    (
+        "jwt",
+        {"private_key": "{{ get_secret('k') }}", "algorithm": "none"},
+        ("error", ".algorithm", "'none' is not one of ES256, ES384"),
+    ),
+    (
+        "jwt",
+        {"private_key": "{{ get_secret('k') }}", "claims": {"exp": "tomorrow"}},
+        ("error", ".claims.exp", "must be a number of seconds since the epoch"),
+    ),
+    (
+        "jwt",
+        {"private_key": "{{ get_secret('k') }}", "jwt_headers": {"alg": "none"}},
+        ("error", ".jwt_headers.alg", "set the algorithm with 'algorithm'"),
+    ),
+    (
+        "jwt",
+        {"private_key": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"},
+        ("warning", ".private_key", "is written into the registry; read it with"),
+    ),
+    (
+        "jwt",
+        {"private_key": "{{ get_secret('k') }}", "claims": {"sub": True}},
+        ("error", ".claims.sub", "must be a string or a number, not a boolean"),
+    ),
+    (
+        "oauth_jwt_bearer",
+        JWT_BEARER | {"token_ttl": "an hour"},
+        ("error", ".token_ttl", "must be a positive number of seconds"),
+    ),
+    (
+        "oauth_jwt_bearer",
+        JWT_BEARER | {"token_ttl": -5},
+        ("error", ".token_ttl", "must be a positive number of seconds"),
+    ),
+    (
+        "oauth_jwt_bearer",
+        JWT_BEARER | {"token_ttl": 60},
+        ("warning", ".token_ttl", "leaves nothing to cache after the 60 s margin"),
+    ),
+    (
+        "oauth_jwt_bearer",
+        JWT_BEARER | {"additional_claims": {"aud": "elsewhere"}},
+        ("error", ".additional_claims.aud", "is set by oauth_jwt_bearer itself"),
+    ),
+    (
+        "oauth_jwt_bearer",
+        JWT_BEARER | {"additional_claims": ["scope"]},
+        ("error", ".additional_claims", "must be an object, not an array"),
+    ),
+    (
+        "oauth_jwt_bearer",
+        {"private_key": "{{ get_secret('k') }}", "token_url": TOKEN_URL},
+        ("error", ".client_id", "is required"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "config", "expected"), STATIC_PROBLEMS)
+def test_static_check_reports_config_problem_at_its_location(
+    kind: str, config: dict[str, Any], expected: tuple[str, str, str]
+) -> None:
+    found = problems_of(kind, config)
+
+    assert [(level, at) for level, at, _ in found] == [expected[:2]]
+    assert expected[2] in found[0][2]
+
+
+def test_check_composites_fails_registry_with_bad_strategy_config(
+    tmp_path: Path,
+) -> None:
+    config = JWT_BEARER | {"token_ttl": "soon", "additional_claims": {"iss": "x"}}
+    step = {
+        "name": "call",
+        "url": "https://api.example.com/data",
+        "authentication": {"type": "oauth_jwt_bearer", "config": config},
+    }
+    path = tmp_path / "registry.json"
+    path.write_text(
+        json.dumps({"composite_connectors": [{"name": "a", "steps": [step]}]})
+    )
+    out = io.StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("check_composites", str(path), stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert sum(line.startswith("error ") for line in lines) == 2
+    assert any(".config.token_ttl: must be a positive" in line for line in lines)
