@@ -706,8 +706,10 @@ def two_servers(
 
 @pytest.mark.redis
 def test_two_server_processes_on_redis_share_one_token(
-    two_servers: list[Server], upstream_recorder: UpstreamRecorder
+    two_servers: list[Server], upstream_recorder: UpstreamRecorder, redis_url: str
 ) -> None:
+    import redis
+
     urls = [server.url(EXECUTE) for server in two_servers] * 10
 
     with httpx.Client(timeout=30) as client:
@@ -716,3 +718,29 @@ def test_two_server_processes_on_redis_share_one_token(
     tokens_sent = {bearer_sent(response) for response in responses}
     assert (tokens_sent, upstream_recorder.token_calls) == ({"tok-1"}, 1)
     assert len(upstream_recorder.requests_to("/echo")) == 20
+    [stored] = redis.Redis.from_url(redis_url).keys("*")
+    assert stored.startswith(b"widgetplatform:1:composites:token:")
+
+
+def test_unreachable_redis_fails_run_fast_as_unexpected_error(
+    token_composite: Callable[[str], None],
+    upstream_recorder: UpstreamRecorder,
+    settings: Any,
+) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+    token_composite("")
+    started = time.monotonic()
+
+    response = Client().post(EXECUTE)
+
+    assert response.status_code == 500
+    assert json.loads(response.content)["errors"]["code"] == "UNEXPECTED_ERROR"
+    assert CLIENT_SECRET not in response.content.decode()
+    assert time.monotonic() - started < 5
+    assert upstream_recorder.token_calls == 0

@@ -73,11 +73,16 @@ DATABASES = {
     }
 }
 
+# Django's own Redis backend (redis-py underneath): processes and machines
+# share cached tokens through it.  Short socket timeouts make an unreachable
+# Redis fail a request in seconds instead of holding a worker.
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": "widgetplatform",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
