@@ -168,6 +168,8 @@ def oauth_client_credentials(
     context.remember_secret(secret)
     url = _required(config, "token_url")
     scope = _text(config, "scope", "").strip()
+    # TODO: offer client authentication by HTTP Basic (client_secret_basic),
+    # which RFC 6749 has every server support; only the form fields are sent.
     form = {"grant_type": "client_credentials", "client_id": client_id}
     form["client_secret"] = secret
     if scope:

@@ -292,6 +292,8 @@ _flights_lock = threading.Lock()
 
 def obtain(key: str, fetch: Callable[[], Token], timeout: Timeout) -> str:
     """Return the cached token under ``key``, or ``fetch`` one and cache it."""
+    # TODO: drop the cached token when the step it authenticated answers 401,
+    # so that a token revoked before its expiry is not reused until then.
     store = caches[app_settings.TOKEN_CACHE_ALIAS]
     token = _cached(store, key)
     if token is not None:
