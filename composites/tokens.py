@@ -311,7 +311,8 @@ def obtain(key: str, fetch: Callable[[], Token], timeout: Timeout) -> str:
     try:
         flight.token = _fetch_shared(store, key, fetch, wait)
     except BaseException as exc:
-        flight.error = copy.copy(exc)
+        # A copy, taken before the runner records its step in the original.
+        flight.error = copy.copy(exc) if isinstance(exc, ExecutionError) else exc
         raise
     finally:
         with _flights_lock:
