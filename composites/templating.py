@@ -1,7 +1,8 @@
-"""The template engine: a bounded Jinja2 sandbox, its filters and functions.
+"""The template engine: the bounded sandbox, its filters and functions.
 
 Templates are compiled once, when the registry loads, by ``compile_template``
-and rendered per request by ``render``.  Which functions a template may call
+and rendered per request by ``render``, within the bounds of
+``composites.sandbox``.  Which functions a template may call
 depends on the field it sits in (``FieldKind``); a function used where it is
 not available raises a rendering error instead of rendering an empty value.
 Every failure while rendering becomes a ``TemplateError`` here, except those
@@ -12,21 +13,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextvars
 import enum
 import json
-import operator
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 from jinja2 import nodes
-from jinja2.sandbox import SandboxedEnvironment
 
-from composites.conf import app_settings
+from composites.budget import RenderBudget, rendering
 from composites.exceptions import StepError, TemplateError
+from composites.sandbox import BoundedSandbox
 
 
 class FieldKind(enum.Enum):
@@ -45,118 +44,6 @@ AVAILABLE: dict[FieldKind, frozenset[str]] = {
     FieldKind.RESPONSE_BODY: CONTEXT_NAMES | {"now", "get_variable", "response"},
 }
 ALL_NAMES = CONTEXT_NAMES | FUNCTIONS | {"response"}
-LOOP_FILTER = "_bounded_loop"
-
-
-@dataclass(frozen=True, slots=True)
-class RenderBudget:
-    """The bounds of one render, shared by its loops, calls and operators."""
-
-    max_output: int
-    max_string: int
-    loop_iterations: list[int]
-    max_loop_iterations: int
-
-    def spend_iteration(self) -> None:
-        self.loop_iterations[0] += 1
-        if self.loop_iterations[0] > self.max_loop_iterations:
-            raise TemplateError(
-                f"loops ran more than {self.max_loop_iterations} iterations"
-            )
-
-    def check_size(self, value: Any) -> Any:
-        if isinstance(value, str | bytes | list | tuple) and (
-            len(value) > self.max_string
-        ):
-            raise TemplateError(
-                f"a value grew past {self.max_string} characters or items"
-            )
-        return value
-
-
-_budget: contextvars.ContextVar[RenderBudget] = contextvars.ContextVar("budget")
-
-
-def _current_budget() -> RenderBudget:
-    try:
-        return _budget.get()
-    except LookupError:
-        return _new_budget()
-
-
-def _new_budget() -> RenderBudget:
-    return RenderBudget(
-        max_output=app_settings.TEMPLATE_MAX_OUTPUT_CHARS,
-        max_string=app_settings.TEMPLATE_MAX_STRING_CHARS,
-        loop_iterations=[0],
-        max_loop_iterations=app_settings.TEMPLATE_MAX_LOOP_ITERATIONS,
-    )
-
-
-def _bounded_loop(iterable: Iterable[Any]) -> Iterator[Any]:
-    budget = _current_budget()
-    for item in iterable:
-        budget.spend_iteration()
-        yield item
-
-
-def _repeat(left: Any, right: Any) -> Any:
-    budget = _current_budget()
-    sequence, count = (left, right) if isinstance(right, int) else (right, left)
-    if isinstance(sequence, str | bytes | list | tuple) and isinstance(count, int):
-        budget.check_size(range(len(sequence) * max(count, 0)))
-    return operator.mul(left, right)
-
-
-def _power(left: Any, right: Any) -> Any:
-    if isinstance(right, int) and abs(right) > 1000:
-        raise TemplateError("an exponent over 1000 is not allowed")
-    return operator.pow(left, right)
-
-
-def _concatenate(left: Any, right: Any) -> Any:
-    return _current_budget().check_size(operator.add(left, right))
-
-
-class BoundedSandbox(SandboxedEnvironment):
-    """A sandbox whose loops, repetitions and values have upper bounds."""
-
-    intercepted_binops = frozenset({"*", "**", "+"})
-
-    def __init__(self) -> None:
-        super().__init__(
-            autoescape=False,
-            keep_trailing_newline=True,
-            undefined=jinja2.Undefined,
-        )
-        self.binop_table.update({"*": _repeat, "**": _power, "+": _concatenate})
-        self.filters[LOOP_FILTER] = _bounded_loop
-        self.filters.update(_FILTERS)
-        for unbounded in ("lipsum", "cycler", "joiner"):
-            self.globals.pop(unbounded, None)
-
-    def _parse(
-        self, source: str, name: str | None, filename: str | None
-    ) -> nodes.Template:
-        tree = super()._parse(source, name, filename)
-        for loop in tree.find_all(nodes.For):
-            loop.iter = nodes.Filter(
-                loop.iter, LOOP_FILTER, [], [], None, None, lineno=loop.lineno
-            )
-        return tree
-
-    def call(
-        __self,  # noqa: N805
-        __context: jinja2.runtime.Context,
-        __obj: Any,
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        budget = _current_budget()
-        for argument in (*args, *kwargs.values()):
-            budget.check_size(argument)
-        result = super().call(__context, __obj, *args, **kwargs)
-        return budget.check_size(result)
 
 
 # Filters ------------------------------------------------------------------
@@ -169,6 +56,8 @@ def from_json(value: str | bytes | None) -> Any:
         return json.loads(value)
     except ValueError as exc:
         raise TemplateError(f"from_json got invalid JSON: {exc}") from None
+    except RecursionError:
+        raise TemplateError("from_json got JSON nested too deeply") from None
 
 
 def json_encode(value: Any) -> str:
@@ -198,7 +87,7 @@ _FILTERS: dict[str, Callable[..., Any]] = {
     "base64_decode": base64_decode,
 }
 
-ENVIRONMENT = BoundedSandbox()
+ENVIRONMENT = BoundedSandbox(_FILTERS)
 
 
 # Compiling ----------------------------------------------------------------
@@ -275,18 +164,15 @@ def render(template: CompiledTemplate, variables: Mapping[str, Any]) -> str:
     """
     if template.is_empty:
         return ""
-    budget = _new_budget()
-    token = _budget.set(budget)
-    try:
-        return _collect(template.template.generate(variables), budget)
-    except StepError:
-        raise
-    except RecursionError:
-        raise TemplateError("the template recursed too deeply") from None
-    except Exception as exc:
-        raise TemplateError(_describe(exc)) from None
-    finally:
-        _budget.reset(token)
+    with rendering() as budget:
+        try:
+            return _collect(template.template.generate(variables), budget)
+        except StepError:
+            raise
+        except RecursionError:
+            raise TemplateError("the template recursed too deeply") from None
+        except Exception as exc:
+            raise TemplateError(_describe(exc)) from None
 
 
 def _collect(chunks: Iterator[str], budget: RenderBudget) -> str:
