@@ -268,3 +268,274 @@ def test_check_composites_process_runs_while_the_configured_registry_is_broken(
     assert result.stdout.splitlines()[-1].endswith(
         "0 error(s), 0 warning(s), 3 composite(s)"
     )
+
+
+def single(**fields: Any) -> dict[str, Any]:
+    """A registry of one composite whose one step has ``fields``."""
+    return {"composite_connectors": [composite(step(**fields))]}
+
+
+AT = "composite_connectors[0].steps[0]"
+SLUG = (
+    "is not a slug: use lower-case letters, digits and single hyphens, with no "
+    "hyphen at either end"
+)
+# Each bad input: the file's content, the exit status, the problem lines.
+BAD_INPUTS: list[tuple[str, bytes | dict[str, Any], int, list[str]]] = [
+    (
+        "invalid-json",
+        b'{"composite_connectors": [\n  {"name": "x"\n]}',
+        1,
+        ["error line 3, column 1: invalid JSON: Expecting ',' delimiter"],
+    ),
+    (
+        "not-utf8",
+        b'{"composite_connectors": [], "x": "\xe9"}',
+        1,
+        ["error line 1, column 36: the file is not UTF-8 (byte 0xe9)"],
+    ),
+    (
+        "deep-nesting",
+        b'{"x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        1,
+        ["error file: invalid JSON: nested too deeply"],
+    ),
+    (
+        "top-level-array",
+        b"[]",
+        1,
+        ["error (top level): must be an object, not an array"],
+    ),
+    (
+        "wrong-type",
+        {"composite_connectors": [composite(name=["x"])]},
+        1,
+        ["error composite_connectors[0].name: must be a string, not an array"],
+    ),
+    (
+        "empty-string",
+        single(url=""),
+        1,
+        [f"error {AT}.url: must not be empty"],
+    ),
+    (
+        "too-long",
+        single(headers=[{"key": "X-A", "value": "v" * 1001}]),
+        1,
+        [f"error {AT}.headers[0].value: is 1001 characters long; the limit is 1000"],
+    ),
+    (
+        "duplicate-permalink",
+        {"composite_connectors": [composite(), composite(name="B")]},
+        1,
+        [
+            "error composite_connectors[1].permalink: duplicate permalink 'demo' "
+            "(also composite_connectors[0])"
+        ],
+    ),
+    (
+        "duplicate-step",
+        {"composite_connectors": [composite(step(), step())]},
+        1,
+        [
+            "error composite_connectors[0].steps[1].name: duplicate step name "
+            "'fetch' (also steps[0])"
+        ],
+    ),
+    (
+        "upper-case-slug",
+        {"composite_connectors": [composite(permalink="Demo")]},
+        1,
+        [f"error composite_connectors[0].permalink: 'Demo' {SLUG}"],
+    ),
+    (
+        "underscore-slug",
+        single(name="fetch_user"),
+        1,
+        [f"error {AT}.name: 'fetch_user' {SLUG}"],
+    ),
+    (
+        "doubled-hyphen-slug",
+        {"composite_connectors": [composite(permalink="a--b")]},
+        1,
+        [f"error composite_connectors[0].permalink: 'a--b' {SLUG}"],
+    ),
+    (
+        "unknown-method",
+        single(method="FETCH"),
+        1,
+        [
+            f"error {AT}.method: 'FETCH' is not one of DELETE, GET, HEAD, OPTIONS, "
+            "PATCH, POST, PUT"
+        ],
+    ),
+    (
+        "lower-case-method",
+        single(method="delete"),
+        0,
+        [f"warning {AT}.method: write 'DELETE' in upper case"],
+    ),
+    (
+        "http-url",
+        single(url="http://api.example.com/"),
+        1,
+        [f"error {AT}.url: must use https://, not http://"],
+    ),
+    (
+        "template-syntax",
+        single(request_body="{{ 1 + }}"),
+        1,
+        [
+            f"error {AT}.request_body: template syntax error on line 1: unexpected "
+            "'end of print statement'"
+        ],
+    ),
+    (
+        "get-secret-in-url",
+        single(url="https://x.example/{{ get_secret('k') }}"),
+        1,
+        [
+            f"error {AT}.url: get_secret() is not available in url and "
+            "request_body templates"
+        ],
+    ),
+    (
+        "get-secret-in-request-body",
+        single(request_body="{{ get_secret('k') }}"),
+        1,
+        [
+            f"error {AT}.request_body: get_secret() is not available in url and "
+            "request_body templates"
+        ],
+    ),
+    (
+        "get-secret-in-response-body",
+        single(response_body="{{ get_secret('k') }}"),
+        1,
+        [
+            f"error {AT}.response_body: get_secret() is not available in "
+            "response_body templates"
+        ],
+    ),
+    (
+        "jwt-encode-in-response-body",
+        single(response_body="{{ jwt_encode({}, 'k') }}"),
+        1,
+        [
+            f"error {AT}.response_body: jwt_encode() is not available in "
+            "response_body templates"
+        ],
+    ),
+    (
+        "response-outside-response-body",
+        single(headers=[{"key": "X-A", "value": "{{ response.body }}"}]),
+        1,
+        [
+            f"error {AT}.headers[0].value: response is not available in header, "
+            "query and authentication templates"
+        ],
+    ),
+    (
+        "step-refers-to-itself",
+        single(request_body="{{ steps.fetch.body }}"),
+        1,
+        [
+            f"error {AT}.request_body: refers to its own step 'fetch'; only "
+            "earlier steps can be used"
+        ],
+    ),
+    (
+        "step-refers-to-a-later-step",
+        {
+            "composite_connectors": [
+                composite(step(request_body="{{ steps.b.body }}"), step(name="b"))
+            ]
+        },
+        1,
+        [f"error {AT}.request_body: refers to step 'b', which runs later"],
+    ),
+    (
+        "unknown-step",
+        single(request_body="{{ steps.nope.body }}"),
+        1,
+        [f"error {AT}.request_body: refers to unknown step 'nope'"],
+    ),
+    (
+        "hyphenated-step-with-a-dot",
+        {
+            "composite_connectors": [
+                composite(
+                    step(name="get-token"),
+                    step(name="use", request_body="{{ steps.get-token.body }}"),
+                )
+            ]
+        },
+        1,
+        [
+            "error composite_connectors[0].steps[1].request_body: refers to "
+            "unknown step 'get'; a hyphenated name needs brackets: "
+            "steps['get-token']"
+        ],
+    ),
+    (
+        "unknown-key",
+        single(reponse_body="{{ response.body }}"),
+        0,
+        [f"warning {AT}.reponse_body: unknown key, ignored"],
+    ),
+    (
+        "content-type-on-a-non-last-step",
+        {
+            "composite_connectors": [
+                composite(step(response_content_type="text/plain"), step(name="b"))
+            ]
+        },
+        0,
+        [
+            f"warning {AT}.response_content_type: has no effect on a step other than "
+            "the last"
+        ],
+    ),
+    (
+        "overridable-header",
+        single(headers=[{"key": "X-A", "value": "1", "overridable": True}]),
+        0,
+        [
+            f"warning {AT}.headers[0].overridable: has no effect on a composite "
+            "step's header"
+        ],
+    ),
+    (
+        "empty-steps",
+        {"composite_connectors": [composite(steps=[])]},
+        0,
+        ["warning composite_connectors[0].steps: has no steps; running it fails"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "expected"),
+    [row[1:] for row in BAD_INPUTS],
+    ids=[row[0] for row in BAD_INPUTS],
+)
+def test_check_composites_bad_input_is_reported_with_its_location(
+    tmp_path: Path,
+    content: bytes | dict[str, Any],
+    status: int,
+    expected: list[str],
+) -> None:
+    path = tmp_path / "r.json"
+    if isinstance(content, dict):
+        path.write_text(json.dumps(content))
+    else:
+        path.write_bytes(content)
+
+    exit_status, lines, _ = check(str(path))
+    strict_status, _, _ = check(str(path), "--strict")
+
+    assert exit_status == status
+    assert strict_status == 1
+    assert [line for line in lines if line.startswith(("error", "warning"))] == (
+        expected
+    )

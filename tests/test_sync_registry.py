@@ -306,3 +306,18 @@ def test_sync_registry_process_invalid_source_exits_1(tmp_path: Path) -> None:
         f"CommandError: {source} is invalid (1 error(s)); nothing was changed."
     )
     assert snapshot(target) == before
+
+
+def test_sync_registry_empty_steps_are_reported_and_installed(
+    registry_file: Path, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "new.json", composite(steps=[]))
+
+    status, lines, _ = sync("--source", str(source))
+
+    assert status == 0
+    assert lines[:2] == [
+        "warning composite_connectors[0].steps: has no steps; running it fails",
+        line("created", "demo"),
+    ]
+    assert registry.current().find("demo") is not None

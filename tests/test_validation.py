@@ -123,6 +123,13 @@ def test_validate_composite_name_missing_is_an_error() -> None:
     assert problems(document(raw)) == [f"error {COMPOSITE}.name: is required"]
 
 
+def test_validate_composite_without_name_or_permalink_reports_the_name() -> None:
+    raw = composite()
+    del raw["name"], raw["permalink"]
+
+    assert problems(document(raw)) == [f"error {COMPOSITE}.name: is required"]
+
+
 def test_validate_composite_name_of_255_characters_passes() -> None:
     assert problems(document(composite(name="n" * 255))) == []
 
