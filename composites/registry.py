@@ -127,7 +127,7 @@ class RegistryStore:
 
     def _refresh(self, path: Path, seen: _Loaded) -> _Loaded:
         # TODO: validate a changed file off the request thread; the request
-        # that notices the change waits for its validation (about 1 ms per
+        # that notices the change waits for its validation (1 to 2 ms per
         # distinct template, so seconds for a large registry).
         # Only a caller with nothing to serve waits for another's reload.
         must_wait = seen.path != path or seen.registry is None
