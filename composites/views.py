@@ -35,6 +35,7 @@ from composites.exceptions import (
     MethodNotAllowed,
     PayloadTooLarge,
     PermissionDenied,
+    RegistryInvalid,
     UnexpectedError,
 )
 from composites.timing import RunTimings
@@ -146,6 +147,9 @@ def _read_body(request: HttpRequest) -> bytes:
 def _as_execution_error(exc: Exception) -> ExecutionError:
     if isinstance(exc, ExecutionError):
         return exc
+    if isinstance(exc, RegistryInvalid):
+        # The registry logged its errors once when it rejected the file.
+        return UnexpectedError("No valid registry of composite connectors is loaded.")
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
         return MethodNotAllowed()
     if isinstance(

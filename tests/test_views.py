@@ -698,3 +698,19 @@ def test_execute_odd_widget_bodies_reach_templates_as_documented(
     body_text, _, raw = json.loads(response.content)["body_text"].partition("|")
     assert body_text == text
     assert raw == ("None" if not data else str(data))
+
+
+def test_execute_without_valid_registry_answers_500_without_traceback(
+    client: Client, registry_file: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry_file.write_text('{"composite_connectors": [{"name": ""}]}')
+
+    response = execute(client, "anything")
+
+    assert response.status_code == 500
+    assert envelope(response) == {
+        "code": "UNEXPECTED_ERROR",
+        "detail": "No valid registry of composite connectors is loaded.",
+        "scope": "Unexpected error",
+    }
+    assert not any(record.exc_info for record in caplog.records)
