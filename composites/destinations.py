@@ -170,10 +170,23 @@ class GuardedBackend(httpcore.SyncBackend):
         last_error: Exception | None = None
         for address in addresses:
             try:
-                return super().connect_tcp(
+                return self.connect_address(
                     str(address), port, timeout, local_address, socket_options
                 )
             except httpcore.ConnectError as exc:
                 last_error = exc
         assert last_error is not None
         raise last_error
+
+    def connect_address(
+        self,
+        address: str,
+        port: int,
+        timeout: float | None,
+        local_address: str | None,
+        socket_options: Iterable[Any] | None,
+    ) -> httpcore.NetworkStream:
+        """Open a TCP connection to ``address``, one the guard vetted."""
+        return super().connect_tcp(
+            address, port, timeout, local_address, socket_options
+        )

@@ -264,6 +264,9 @@ def _send(state: _Run, request: httpx.Request) -> Upstream:
 
 def _read_capped(state: _Run, response: httpx.Response) -> bytes:
     limit = app_settings.MAX_RESPONSE_BYTES
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise StepNetworkError(f"the response body is over {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():

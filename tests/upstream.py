@@ -20,6 +20,10 @@ meets in the wild:
 ``/endless``                    a chunked stream that never ends
 ``/whoami``                     the ``X-User`` header and cookies received
 ``/token``                      a counting token endpoint with failure modes
+``/headers/<n>?size=``          n extra headers of ``size`` bytes each
+``/slow-headers?lines=&...``    header lines written one per ``interval``
+``/gzip-bomb?size=&layers=``    ``size`` zero bytes, gzipped ``layers`` times
+``/coded/<coding>``             a body declared with that content coding
 ==============================  ===============================================
 """
 
@@ -302,6 +306,55 @@ def whoami(request: Request) -> Response:
     return response
 
 
+def many_headers(request: Request, count: int) -> Response:
+    """Answer with ``count`` extra headers of ``?size=`` bytes each."""
+    size = _int_argument(request, "size", 16)
+    response = _json({"headers": count, "size": size})
+    for number in range(count):
+        response.headers.add(f"X-Filler-{number}", "h" * size)
+    return response
+
+
+def slow_headers(request: Request) -> Response:
+    """Write the status line, then one header line per ``?interval=``.
+
+    The response is written straight to the socket, ``?lines=`` header lines
+    in all, then the connection is shut; werkzeug writes nothing of its own.
+    """
+    lines = _int_argument(request, "lines", 100)
+    interval = _float_argument(request, "interval", 0.1)
+    connection: socket.socket = request.environ["werkzeug.socket"]
+    try:
+        connection.sendall(b"HTTP/1.1 200 OK\r\n")
+        for number in range(lines):
+            time.sleep(interval)
+            connection.sendall(b"X-Slow-%d: .\r\n" % number)
+        connection.sendall(b"Content-Length: 0\r\n\r\n")
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    raise ConnectionAbortedError("the slow headers were written by hand")
+
+
+def gzip_bomb(request: Request) -> Response:
+    """Return ``?size=`` zero bytes gzip-coded ``?layers=`` times."""
+    size = _int_argument(request, "size", 1024 * 1024)
+    layers = _int_argument(request, "layers", 1)
+    body = b"\0" * size
+    for _ in range(layers):
+        body = gzip.compress(body, compresslevel=9, mtime=0)
+    response = Response(body, mimetype="application/octet-stream")
+    response.headers["Content-Encoding"] = ", ".join(["gzip"] * layers)
+    return response
+
+
+def coded(request: Request, coding: str) -> Response:
+    """Return a plain body that claims the content coding ``coding``."""
+    response = Response(b"not really coded", mimetype="text/plain")
+    response.headers["Content-Encoding"] = coding
+    return response
+
+
 class TokenEndpoint:
     """Issue ``tok-<n>`` for the n-th call; ``?mode=`` selects a failure."""
 
@@ -367,6 +420,10 @@ class UpstreamApp:
             "/large/<int:count>": large,
             "/endless": endless,
             "/whoami": whoami,
+            "/headers/<int:count>": many_headers,
+            "/slow-headers": slow_headers,
+            "/gzip-bomb": gzip_bomb,
+            "/coded/<coding>": coded,
         }
         rules = [Rule(path, endpoint=view) for path, view in endpoints.items()]
         token = TokenEndpoint(self.recorder)
