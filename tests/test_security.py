@@ -13,18 +13,29 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import logging
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import trustme
+from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
 
-from composites import registry
+from composites import runner
+from composites.callers import Caller, CallerUser
+from composites.timing import RunTimings
+from composites.validation import validate_document
+from tests.conftest import PLANTED_SECRET
 from tests.upstream import create_app
 from tests.upstream_fixtures import RunningUpstream
 from widgetplatform.demo_upstream import Certificates, TLSServer, make_certificates
@@ -84,7 +95,7 @@ def serving(
     return install
 
 
-# Hostile upstreams ---------------------------------------------------------
+# Hostile upstreams -----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -237,4 +248,299 @@ def test_execute_upstream_with_bad_certificate_fails_tls_and_keeps_serving(
     assert_network_error(response, "TLS failed")
     assert elapsed < 5
     assert execute(client, "healthy").status_code == 200
-    registry.store.reset()
+
+
+# Secret hygiene --------------------------------------------------------------
+
+SECRET = "{{ get_secret('api_token') }}"
+AUTH_VARIANTS: dict[str, dict[str, Any] | None] = {
+    "none": None,
+    "api-key-header": {
+        "type": "api_key",
+        "config": {"key": "X-Api-Key", "value": SECRET, "in": "header"},
+    },
+    "api-key-query": {
+        "type": "apikey",
+        "config": {"key": "api_key", "value": SECRET, "in": "query"},
+    },
+    "basic": {"type": "basic", "config": {"username": "ada", "password": SECRET}},
+    "bearer": {"type": "bearer", "config": {"token": SECRET}},
+    "client-credentials": {
+        "type": "oauth_client_credentials",
+        "config": {
+            "client_id": "client",
+            "client_secret": SECRET,
+            "token_url": "{base}/token",
+        },
+    },
+    "jwt": {
+        "type": "jwt",
+        "config": {
+            "private_key": SECRET,
+            "algorithm": "HS256",
+            "claims": {"sub": "ada", "exp": "{{ now(60) }}"},
+        },
+    },
+    "jwt-bearer": {
+        "type": "oauth_jwt_bearer",
+        "config": {
+            "client_id": "client",
+            "private_key": SECRET,
+            "algorithm": "HS256",
+            "token_url": "{base}/token",
+        },
+    },
+}
+TOKEN_REFUSED = {
+    "type": "oauth_client_credentials",
+    "config": {
+        "client_id": "client",
+        "client_secret": SECRET,
+        "token_url": "{base}/token?mode=401",
+    },
+}
+# Each path: what to change in the step, settings, expected status and code.
+ERROR_PATHS: dict[str, tuple[dict[str, Any], dict[str, Any], int, str]] = {
+    "success": ({"url": "{base}/empty"}, {}, 200, ""),
+    "http-error": ({"url": "{base}/status/500"}, {}, 502, "STEP_HTTP_ERROR"),
+    "cut-off": ({"url": "{base}/cut-off"}, {}, 502, "STEP_NETWORK_ERROR"),
+    "timeout": (
+        {"url": "{base}/delay/5"},
+        {"STEP_TIMEOUT": 0.3},
+        502,
+        "STEP_NETWORK_ERROR",
+    ),
+    "oversize": (
+        {"url": "{base}/large/100000"},
+        {"MAX_RESPONSE_BYTES": 1000},
+        502,
+        "STEP_NETWORK_ERROR",
+    ),
+    "template-error": (
+        {
+            "url": "{base}/echo",
+            "request_body": "{{ request.query_parameters.missing.deeper }}",
+        },
+        {},
+        422,
+        "TEMPLATE_ERROR",
+    ),
+    "template-error-quoting-secret": (
+        {
+            "url": "{base}/echo",
+            "extra_query": [
+                {"key": "at", "value": "{{ now(get_secret('api_token')) }}"}
+            ],
+        },
+        {},
+        422,
+        "TEMPLATE_ERROR",
+    ),
+    "header-injection": (
+        {
+            "url": "{base}/echo",
+            "extra_headers": [
+                {"key": "X-Bad", "value": SECRET + "{{ '\\n' }}Injected: 1"}
+            ],
+        },
+        {},
+        422,
+        "TEMPLATE_ERROR",
+    ),
+    "jwt-error": (
+        {
+            "url": "{base}/echo",
+            "extra_headers": [
+                {
+                    "key": "X-Jwt",
+                    "value": "{{ jwt_encode({'a': 1}, get_secret('api_token'), "
+                    "'RS256') }}",
+                }
+            ],
+        },
+        {},
+        422,
+        "JWT_SIGNING_ERROR",
+    ),
+    "token-error": (
+        {"url": "{base}/echo", "authentication": TOKEN_REFUSED},
+        {},
+        502,
+        "TOKEN_REQUEST_ERROR",
+    ),
+    "destination": (
+        {"url": "https://localhost:{port}/echo"},
+        {},
+        422,
+        "DESTINATION_NOT_ALLOWED",
+    ),
+    "unexpected": (
+        {"url": "{base}/echo", "explode": True},
+        {},
+        500,
+        "UNEXPECTED_ERROR",
+    ),
+    "no-steps": ({"no_steps": True}, {}, 500, "NO_STEPS"),
+}
+
+
+def _secret_step(
+    path: dict[str, Any], auth: dict[str, Any] | None, upstream: RunningUpstream
+) -> dict[str, Any]:
+    step: dict[str, Any] = {
+        "name": "secretive",
+        "url": path["url"],
+        "headers": [
+            {"key": "X-Secret", "value": SECRET},
+            *path.get("extra_headers", []),
+        ],
+        "query_parameters": [
+            {"key": "token", "value": SECRET},
+            *path.get("extra_query", []),
+        ],
+    }
+    if "request_body" in path:
+        step["request_body"] = path["request_body"]
+    authentication = path.get("authentication", auth)
+    if authentication is not None:
+        step["authentication"] = authentication
+    text = json.dumps(step)
+    text = text.replace("{base}", upstream.base_url)
+    text = text.replace("{port}", str(upstream.server.port))
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def _forms_of(secret: str) -> list[str]:
+    basic = base64.b64encode(f"ada:{secret}".encode()).decode()
+    return [secret, urllib.parse.quote(secret), basic]
+
+
+@pytest.mark.parametrize("auth", list(AUTH_VARIANTS))
+@pytest.mark.parametrize("path", list(ERROR_PATHS))
+def test_execute_planted_secret_never_leaves_in_body_headers_or_logs(
+    client: Client,
+    composites_env: Install,
+    upstream: RunningUpstream,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    auth: str,
+) -> None:
+    change, overrides, status, code = ERROR_PATHS[path]
+    steps = (
+        []
+        if change.get("no_steps")
+        else [_secret_step(change, AUTH_VARIANTS[auth], upstream)]
+    )
+    composites_env([composite("secretive", *steps)])
+    settings.COMPOSITES = {
+        **settings.COMPOSITES,
+        "ALLOW_PRIVATE_NETWORKS": False,
+        "ALLOWED_PRIVATE_HOSTS": ["127.0.0.1"],
+        **overrides,
+    }
+    caplog.set_level(logging.DEBUG)
+
+    if change.get("explode"):
+        with mock.patch.object(runner, "_transform", side_effect=RuntimeError("boom")):
+            response = execute(client, "secretive")
+    else:
+        response = execute(client, "secretive")
+
+    assert response.status_code == status, response.content
+    if code:
+        assert errors_of(response)["code"] == code
+    seen = [response.content.decode(errors="replace")]
+    seen += [f"{key}: {value}" for key, value in response.items()]
+    seen += [record.getMessage() for record in caplog.records]
+    seen += [str(record.__dict__) for record in caplog.records]
+    for form in _forms_of(PLANTED_SECRET):
+        assert not [text for text in seen if form in text], form
+
+
+# Isolation -------------------------------------------------------------------
+
+CONCURRENT_USERS = 200
+WORKERS = 32
+
+
+def _whoami_steps(upstream: RunningUpstream) -> list[dict[str, Any]]:
+    again = "{{ (steps.first.body | from_json).user }}-again"
+    return [
+        {
+            "name": "first",
+            "url": upstream.url("/whoami"),
+            "headers": [{"key": "X-User", "value": "{{ user.username }}"}],
+        },
+        {
+            "name": "second",
+            "url": upstream.url("/whoami"),
+            "headers": [{"key": "X-User", "value": again}],
+        },
+    ]
+
+
+def test_run_concurrent_users_each_get_only_their_own_data(
+    upstream: RunningUpstream, upstream_recorder: Any, settings: Any
+) -> None:
+    settings.COMPOSITES = {
+        **settings.COMPOSITES,
+        "CA_BUNDLE": upstream.ca_bundle,
+        "ALLOW_PRIVATE_NETWORKS": True,
+    }
+    document = {"composite_connectors": [composite("who", *_whoami_steps(upstream))]}
+    report = validate_document(document)
+    assert report.registry is not None
+    who = report.registry.composites[0]
+
+    def run_for(number: int) -> tuple[int, dict[str, Any]]:
+        user = CallerUser(id=number, username=f"user-{number}")
+        caller = Caller(user=user, tenant_id=f"tenant-{number % 7}")
+        result = runner.run(who, runner.WidgetRequest(), caller, RunTimings())
+        return number, json.loads(result.body)
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        answers = list(pool.map(run_for, range(CONCURRENT_USERS)))
+
+    for number, answer in answers:
+        assert answer == {"user": f"user-{number}-again", "cookies": {}}
+    received = upstream_recorder.requests_to("/whoami")
+    assert len(received) == 2 * CONCURRENT_USERS
+    assert all(request.cookies == {} for request in received)
+    seen = sorted(request.headers["x-user"] for request in received)
+    expected = [f"user-{n}" for n in range(CONCURRENT_USERS)]
+    assert seen == sorted(expected + [f"{name}-again" for name in expected])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_execute_concurrent_signed_in_users_each_get_only_their_own_data(
+    composites_env: Install, upstream: RunningUpstream, upstream_recorder: Any
+) -> None:
+    composites_env([composite("who", *_whoami_steps(upstream))])
+    clients = []
+    for number in range(CONCURRENT_USERS):
+        user = User.objects.create(username=f"member-{number}")
+        signed_in = Client()
+        signed_in.force_login(user)
+        clients.append(signed_in)
+
+    def execute_as(number: int) -> tuple[int, Any]:
+        try:
+            return number, execute(clients[number], "who")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        responses = list(pool.map(execute_as, range(CONCURRENT_USERS)))
+
+    for number, response in responses:
+        assert response.status_code == 200, response.content
+        assert json.loads(response.content) == {
+            "user": f"member-{number}-again",
+            "cookies": {},
+        }
+        assert "Set-Cookie" not in response or "whoami" not in response["Set-Cookie"]
+    received = upstream_recorder.requests_to("/whoami")
+    assert len(received) == 2 * CONCURRENT_USERS
+    assert all(request.cookies == {} for request in received)
