@@ -131,6 +131,8 @@ def addresses_of(host: str, port: int) -> list[IPAddress]:
     literal = _literal_address(_normal_host(host))
     if literal is not None:
         return [literal]
+    # TODO: a slow DNS lookup is bounded only by the system resolver's own
+    # timeouts, not by STEP_TIMEOUT or RUN_DEADLINE.
     try:
         answers = resolve(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:

@@ -23,6 +23,9 @@ template ends in a rendering error instead of exhausting the process:
 - Output: every character a template writes, into its output or into a
   ``{% set %}`` block, macro or ``{% filter %}`` block, counts against
   ``TEMPLATE_MAX_OUTPUT_CHARS``.
+- Removed: the globals ``lipsum``, ``cycler`` and ``joiner`` and the HTML
+  filters ``pprint`` and ``urlize``, whose output is hard to bound and of no
+  use in a JSON or text body.
 
 What a render may still spend is its ``RenderBudget``.
 """
