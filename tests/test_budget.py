@@ -40,6 +40,12 @@ from composites.templating import compile_template, render
             "ran more than 5 times",
         ),
         (
+            "TEMPLATE_MAX_OUTPUT_CHARS",
+            10,
+            "{% filter center(20) %}x{% endfilter %}",
+            "output is longer than 10 characters",
+        ),
+        (
             "TEMPLATE_MAX_STRING_CHARS",
             10,
             "{{ ('x' * 11)|length }}",

@@ -516,6 +516,21 @@ def test_addresses_of_reads_numeric_spellings_without_resolving(
     assert destinations.addresses_of(host, 443) == [ipaddress.ip_address(address)]
 
 
+def test_addresses_of_numeric_looking_name_that_is_no_address_is_resolved(
+    dns: Answers,
+) -> None:
+    dns["1.2.3.4.5"] = [PUBLIC_V4]
+
+    assert destinations.addresses_of("1.2.3.4.5", 443) == [
+        ipaddress.ip_address(PUBLIC_V4)
+    ]
+
+
+def test_vet_addresses_without_any_address_is_refused() -> None:
+    with pytest.raises(DestinationNotAllowed, match="has no address"):
+        destinations.vet_addresses("empty.example.test", [])
+
+
 def test_addresses_of_unresolvable_name_is_a_connect_error(dns: Answers) -> None:
     import httpcore
 

@@ -364,3 +364,17 @@ def test_compile_removed_filter_is_unknown(name: str) -> None:
 )
 def test_render_ordinary_template_within_bounds(source: str, expected: str) -> None:
     assert render_source(source).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ 'a'|center(1, 2, 3) }}", "center"),
+        ("{{ 'a'|replace }}", "replace"),
+        ("{{ [1]|join(nope=1) }}", "nope"),
+    ],
+)
+def test_render_filter_with_wrong_arguments_keeps_the_filter_message(
+    source: str, message: str
+) -> None:
+    assert message in hostile(source).detail

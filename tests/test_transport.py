@@ -60,11 +60,13 @@ def test_client_keeps_no_cookie_from_upstream(loopback: RunningUpstream) -> None
     assert response.json()["cookies"] == {}
 
 
-def test_client_does_not_follow_redirects(loopback: RunningUpstream) -> None:
+def test_client_does_not_follow_redirects(
+    loopback: RunningUpstream, upstream_recorder: Any
+) -> None:
     response = transport.client().get(loopback.url("/redirect"))
 
     assert response.status_code == 302
-    assert loopback.recorder.requests_to("/echo") == []
+    assert upstream_recorder.requests_to("/echo") == []
 
 
 def test_client_ignores_proxy_environment(
