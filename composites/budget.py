@@ -80,16 +80,20 @@ class RenderBudget:
                 f"a value would print as more than {self.max_string} characters"
             )
 
-    def write(self, value: Any) -> str:
-        """Count ``value`` as written and return it as text."""
-        remaining = self.max_output - self.written
-        if estimates.text_size(value, remaining) > remaining:
-            self._overflow()
-        text = str(value)
+    def write(self, values: list[Any]) -> str:
+        """Count ``values`` as written and return them joined as text."""
+        texts = []
+        for value in values:
+            if not isinstance(value, str):
+                remaining = self.max_output - self.written
+                if estimates.text_size(value, remaining) > remaining:
+                    self._overflow()
+                value = str(value)
+            texts.append(value)
+        text = "".join(texts)
         self.written += len(text)
         if self.written > self.max_output:
             self._overflow()
-        self.check_time()
         return text
 
     def _overflow(self) -> None:

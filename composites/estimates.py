@@ -28,6 +28,7 @@ PERCENT = re.compile(
 )
 FLOAT_DIGITS = 330
 CONTAINERS = (list, tuple, set, frozenset, KeysView, ValuesView, ItemsView)
+SCALARS = (str, bytes, int, float, type(None))
 
 # Filters that never turn their input into text.
 STRUCTURAL_FILTERS = frozenset(
@@ -48,10 +49,8 @@ def text_size(value: Any, limit: int, indent: int = 0) -> int:
     ``indent`` adds the line breaks and indentation ``json.dumps(indent=)``
     would put before every item.
     """
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, bytes):
-        return 4 * len(value) + 3
+    if isinstance(value, SCALARS):
+        return _scalar_size(value, 0)
     total = 0
     pending: list[tuple[Any, int]] = [(value, 0)]
     while pending and total <= limit:
@@ -68,7 +67,7 @@ def text_size(value: Any, limit: int, indent: int = 0) -> int:
 
 
 def _children(item: Any) -> list[Any] | None:
-    if isinstance(item, str | bytes):
+    if isinstance(item, SCALARS):
         return None
     if isinstance(item, Namespace):
         item = item._Namespace__attrs

@@ -134,8 +134,8 @@ def _bounded_concat(context: Any, values: list[Any]) -> str:
 
 
 @pass_context
-def _bounded_write(context: Any, value: Any) -> str:
-    return current_budget().write(value)
+def _bounded_write(context: Any, values: list[Any]) -> str:
+    return current_budget().write(values)
 
 
 class _Bounds(NodeTransformer):
@@ -155,7 +155,8 @@ class _Bounds(NodeTransformer):
 
     def visit_Output(self, node: nodes.Output) -> nodes.Node:
         self.generic_visit(node)
-        node.nodes = [_filtered(child, WRITE_FILTER) for child in node.nodes]
+        values = nodes.List(node.nodes, lineno=node.lineno)
+        node.nodes = [_filtered(values, WRITE_FILTER)]
         return node
 
 
@@ -246,11 +247,14 @@ def _estimate(
     kwargs: dict[str, Any],
 ) -> int:
     try:
-        inspect.signature(estimate).bind(None, None, *values, **kwargs)
+        return estimate(environment, budget.max_string, *values, **kwargs)
     except TypeError:
-        # The filter itself will refuse these arguments, in its own words.
-        return 0
-    return estimate(environment, budget.max_string, *values, **kwargs)
+        try:
+            inspect.signature(estimate).bind(None, None, *values, **kwargs)
+        except TypeError:
+            # The filter itself will refuse these arguments, in its own words.
+            return 0
+        raise
 
 
 def _check_call(
