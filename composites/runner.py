@@ -37,6 +37,7 @@ from composites.exceptions import (
     StepNetworkError,
     TemplateError,
 )
+from composites.exchange import exchange
 from composites.templating import CompiledTemplate, FieldKind, render
 from composites.timing import RunTimings
 
@@ -247,47 +248,8 @@ def _render(
 
 
 def _send(state: _Run, request: httpx.Request) -> Upstream:
-    request.extensions["timeout"] = state.timeout().as_dict()
-    client = transport.client()
-    try:
-        response = client.send(request, stream=True)
-        try:
-            content = _read_capped(state, response)
-        finally:
-            response.close()
-    except httpx.TimeoutException:
-        raise StepNetworkError("the upstream API did not answer in time") from None
-    except httpx.HTTPError as exc:
-        raise StepNetworkError(_describe_network_error(exc)) from None
-    return Upstream(response.status_code, _flatten(response.headers), content)
-
-
-def _read_capped(state: _Run, response: httpx.Response) -> bytes:
-    limit = app_settings.MAX_RESPONSE_BYTES
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise StepNetworkError(f"the response body is over {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise StepNetworkError(f"the response body is over {limit} bytes")
-        if time.monotonic() > state.deadline:
-            raise StepNetworkError("the run's deadline passed while reading")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _describe_network_error(exc: httpx.HTTPError) -> str:
-    message = str(exc) or type(exc).__name__
-    if "CERTIFICATE_VERIFY_FAILED" in message or "SSL" in message:
-        return f"TLS failed: {message}"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return f"the upstream API broke the connection: {message}"
-    if isinstance(exc, httpx.DecodingError):
-        return f"the upstream response could not be decoded: {message}"
-    return f"the request failed: {message}"
+    reply = exchange(transport.client(), request, state.timeout())
+    return Upstream(reply.status, _flatten(reply.headers), reply.content)
 
 
 def _flatten(headers: httpx.Headers) -> dict[str, str]:

@@ -48,6 +48,7 @@ from composites.exceptions import (
     TokenRequestError,
     UnexpectedError,
 )
+from composites.exchange import exchange
 
 logger = logging.getLogger("composites.tokens")
 
@@ -114,7 +115,6 @@ def request_token(
         data=dict(form),
         headers={"Accept": "application/json", "User-Agent": USER_AGENT},
     )
-    request.extensions["timeout"] = _timeout(timeout).as_dict()
     started = time.perf_counter()
     status: int | None = None
     try:
@@ -149,37 +149,11 @@ def _send(
     client: httpx.Client, request: httpx.Request, timeout: Timeout
 ) -> tuple[int, str, bytes]:
     try:
-        response = client.send(request, stream=True)
-        try:
-            content = _read_capped(response, timeout)
-        finally:
-            response.close()
-    except httpx.TimeoutException:
-        raise TokenRequestError("the token endpoint did not answer in time") from None
-    except httpx.HTTPError as exc:
-        raise TokenRequestError(_network_detail(exc)) from None
-    content_type = response.headers.get("content-type", "")
-    return response.status_code, content_type, content
-
-
-def _read_capped(response: httpx.Response, timeout: Timeout) -> bytes:
-    limit = app_settings.MAX_RESPONSE_BYTES
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise TokenRequestError(f"the token response is over {limit} bytes")
-        _timeout(timeout)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _network_detail(exc: httpx.HTTPError) -> str:
-    message = str(exc) or type(exc).__name__
-    if "CERTIFICATE_VERIFY_FAILED" in message or "SSL" in message:
-        return f"TLS with the token endpoint failed: {message}"
-    return f"the token request failed: {message}"
+        reply = exchange(client, request, _timeout(timeout), "the token endpoint")
+    except StepNetworkError as exc:
+        raise TokenRequestError(exc.detail) from None
+    content_type = reply.headers.get("content-type", "")
+    return reply.status, content_type, reply.content
 
 
 def _parse(status: int, content_type: str, content: bytes) -> TokenResponse:

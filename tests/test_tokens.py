@@ -178,8 +178,8 @@ def test_request_token_with_unusable_answer_raises_without_body(
         (httpx.ConnectError("connection refused"), "failed: connection refused"),
         (httpx.ReadTimeout("timed out"), "did not answer in time"),
         (httpx.ConnectTimeout("timed out"), "did not answer in time"),
-        (httpx.RemoteProtocolError("peer closed"), "failed: peer closed"),
-        (httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]"), "TLS with the"),
+        (httpx.RemoteProtocolError("peer closed"), "broke the connection: peer closed"),
+        (httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]"), "TLS failed with"),
     ],
 )
 def test_request_token_network_failure_raises_token_request_error(
