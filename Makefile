@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
+# Where `make run` serves the platform and the demo upstream API.
+ADDRPORT ?= 127.0.0.1:8000
+UPSTREAM_PORT ?= 8443
 
 .PHONY: run test lint typecheck suite benchmark clean
 
@@ -22,7 +25,7 @@ $(NODE_INSTALLED): package.json package-lock.json
 run: $(INSTALLED)
 	COMPOSITES_ALLOW_PRIVATE_NETWORKS=1 \
 	COMPOSITES_CA_BUNDLE=var/demo-certs/ca.pem \
-		$(BIN)/python manage.py rundemo
+		$(BIN)/python manage.py rundemo $(ADDRPORT) --upstream-port $(UPSTREAM_PORT)
 
 test: lint typecheck suite
 

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from widgetplatform.management.commands.rundemo import ensure_secrets_file
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY_REGISTRY = PROJECT_ROOT / "registry" / "connectors_registry.json"
 ANALYTICS = "community-analytics-summary"
@@ -99,7 +101,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         **os.environ,
         "COMPOSITES_REGISTRY_PATH": str(registry_path),
         "WIDGETPLATFORM_SECRETS_FILE": str(directory / "secrets.json"),
-        "WIDGETPLATFORM_DATABASE": str(directory / "db.sqlite3"),
+        # A folder that does not exist yet, as var/ in a clean clone.
+        "WIDGETPLATFORM_DATABASE": str(directory / "var" / "db.sqlite3"),
         "COMPOSITES_ALLOW_PRIVATE_NETWORKS": "1",
         "COMPOSITES_CA_BUNDLE": str(cert_dir / "ca.pem"),
         "PYTHONUNBUFFERED": "1",
@@ -199,3 +202,17 @@ def test_rundemo_invalid_json_keeps_the_previous_registry(server: DemoServer) ->
 
     assert server.execute(ANALYTICS).status_code == 200
     assert "invalid JSON: Expecting value" in server.log()
+
+
+def test_ensure_secrets_file_keeps_secrets_and_points_hosts_at_this_port(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "secrets.json"
+    ensure_secrets_file(path, 8443)
+    first = json.loads(path.read_text())["demo"]
+
+    ensure_secrets_file(path, 9443)
+    second = json.loads(path.read_text())["demo"]
+
+    assert second["secrets"] == first["secrets"]
+    assert set(second["variables"].values()) == {"127.0.0.1:9443"}

@@ -66,6 +66,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        database = Path(settings.DATABASES["default"]["NAME"])
+        database.parent.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         ensure_demo_user()
         secrets_file = Path(settings.WIDGETPLATFORM_SECRETS_FILE)
@@ -100,25 +102,27 @@ def ensure_demo_user() -> None:
 
 
 def ensure_secrets_file(path: Path, upstream_port: int) -> None:
-    """Write the demo tenant's secrets and variables unless present."""
-    if path.exists():
-        return
+    """Write the demo tenant's secrets unless present, and point its host
+    variables at the demo upstream's port of this run."""
+    content = json.loads(path.read_text()) if path.exists() else {}
+    tenant = content.setdefault(DEMO_TENANT, {})
+    tenant.setdefault(
+        "secrets",
+        {
+            "demo_client_id": "widget-platform-demo",
+            "demo_client_secret": secrets.token_urlsafe(24),
+            "crm_api_key": secrets.token_urlsafe(24),
+            "analytics_jwt_secret": secrets.token_urlsafe(32),
+        },
+    )
     host = f"127.0.0.1:{upstream_port}"
-    content = {
-        DEMO_TENANT: {
-            "secrets": {
-                "demo_client_id": "widget-platform-demo",
-                "demo_client_secret": secrets.token_urlsafe(24),
-                "crm_api_key": secrets.token_urlsafe(24),
-                "analytics_jwt_secret": secrets.token_urlsafe(32),
-            },
-            "variables": {
-                "identity_api_host": host,
-                "crm_api_host": host,
-                "analytics_api_host": host,
-            },
+    tenant.setdefault("variables", {}).update(
+        {
+            "identity_api_host": host,
+            "crm_api_host": host,
+            "analytics_api_host": host,
         }
-    }
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(content, indent=2))
     path.chmod(0o600)
