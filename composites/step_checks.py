@@ -128,7 +128,15 @@ class _StepFields:
         elif message is not None:
             self.findings.error(at, message)
             return None
-        return self.template(source, at, FieldKind.URL_OR_BODY)
+        compiled = self.template(source, at, FieldKind.URL_OR_BODY)
+        usage = compiled.usage if compiled is not None else None
+        if usage and "request" in usage.names and "url_segment" not in usage.filters:
+            self.findings.warning(
+                at,
+                "puts the visitor's input (request.*) into the URL; pass it "
+                "through the url_segment filter so it cannot change the path",
+            )
+        return compiled
 
     def method(self) -> str:
         method = self.findings.string(self.raw, "method", self.at, None)

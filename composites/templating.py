@@ -16,6 +16,7 @@ import binascii
 import enum
 import json
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,7 +81,17 @@ def base64_decode(value: str | bytes) -> str:
         raise TemplateError("base64_decode produced bytes that are not UTF-8") from None
 
 
+def url_segment(value: Any) -> str:
+    """Percent-encode ``value`` so it stays one path segment or query value.
+
+    Unlike Jinja's ``urlencode``, it also encodes ``/``, ``?`` and ``#``, so
+    a visitor's input cannot change the path or start a query.
+    """
+    return urllib.parse.quote("" if value is None else str(value), safe="")
+
+
 _FILTERS: dict[str, Callable[..., Any]] = {
+    "url_segment": url_segment,
     "from_json": from_json,
     "json_encode": json_encode,
     "base64_encode": base64_encode,
@@ -100,6 +111,7 @@ class TemplateUsage:
     names: frozenset[str]
     step_refs: tuple[str, ...]
     calls: frozenset[str]
+    filters: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -146,7 +158,10 @@ def _usage(tree: nodes.Template) -> TemplateUsage:
         if isinstance(call.node, nodes.Name)
     }
     names = meta.find_undeclared_variables(tree)
-    return TemplateUsage(frozenset(names), tuple(step_refs), frozenset(calls))
+    filters = {node.name for node in tree.find_all(nodes.Filter)}
+    return TemplateUsage(
+        frozenset(names), tuple(step_refs), frozenset(calls), frozenset(filters)
+    )
 
 
 def _is_steps(node: nodes.Node) -> bool:

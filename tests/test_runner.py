@@ -14,7 +14,12 @@ import pytest
 from composites import runner
 from composites.callers import ANONYMOUS, Caller, CallerUser, ProfileFields
 from composites.definitions import Composite
-from composites.exceptions import StepError, StepNetworkError, TemplateError
+from composites.exceptions import (
+    DestinationNotAllowed,
+    StepError,
+    StepNetworkError,
+    TemplateError,
+)
 from composites.timing import RunTimings
 from composites.validation import validate_document
 from tests.conftest import PLANTED_SECRET
@@ -492,3 +497,36 @@ def test_each_step_logs_one_line_without_query_headers_or_secrets(
     assert all(PLANTED_SECRET not in r.getMessage() for r in caplog.records)
     assert all("token=" not in r.getMessage() for r in caplog.records)
     assert lines[1].status_code == 500  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["../../token", "..", "./echo", "%2e%2e/token", "..%2Ftoken", "..\\token"],
+)
+def test_visitor_input_making_dot_segments_is_refused_before_sending(
+    loopback: RunningUpstream, upstream_recorder: Any, value: str
+) -> None:
+    step = {
+        "name": "lookup",
+        "url": loopback.url("/echo/{{ request.query_parameters.id }}"),
+    }
+
+    with pytest.raises(DestinationNotAllowed, match="'..' segment"):
+        run(step, widget=runner.WidgetRequest(query={"id": value}))
+    assert upstream_recorder.requests == []
+
+
+def test_url_segment_keeps_visitor_input_in_one_segment(
+    loopback: RunningUpstream, upstream_recorder: Any
+) -> None:
+    step = {
+        "name": "lookup",
+        "url": loopback.url("/echo/{{ request.query_parameters.id | url_segment }}"),
+    }
+
+    # The upstream has no such path; what matters is what it was asked for.
+    with pytest.raises(StepError):
+        run(step, widget=runner.WidgetRequest(query={"id": "a/b?admin=1#x"}))
+
+    assert upstream_recorder.last.path == "/echo/a/b?admin=1#x"
+    assert upstream_recorder.last.query == {}

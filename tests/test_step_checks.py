@@ -423,3 +423,31 @@ def test_step_empty_bodies_are_no_templates() -> None:
 def _quoted(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
     return f"'{escaped}'"
+
+
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("https://api.example.com/items/{{ request.query_parameters.id }}", True),
+        (
+            "https://api.example.com/items/{{ request.query_parameters.id|urlencode }}",
+            True,
+        ),
+        (
+            "https://api.example.com/{{ request.query_parameters.id|url_segment }}",
+            False,
+        ),
+        ("https://api.example.com/items/{{ user.id }}", False),
+    ],
+    ids=["raw", "urlencode", "url-segment", "not-visitor-input"],
+)
+def test_step_url_with_visitor_input_warns_unless_url_segment(
+    url: str, warned: bool
+) -> None:
+    warning = (
+        "warning composite_connectors[0].steps[0].url: puts the visitor's input "
+        "(request.*) into the URL; pass it through the url_segment filter so it "
+        "cannot change the path"
+    )
+
+    assert step_problems(url=url) == ([warning] if warned else [])

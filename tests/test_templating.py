@@ -55,6 +55,9 @@ def render_error(source: str, **variables: Any) -> str:
         ("{{ v|base64_decode }}", "dXNlcjpwYSBzcw==", "user:pa ss"),
         ("{{ v|base64_decode }}", "w6k=", "é"),
         ("{{ v|base64_encode|base64_decode }}", "round trip", "round trip"),
+        ("{{ v|url_segment }}", "../a b/?x=1#y", "..%2Fa%20b%2F%3Fx%3D1%23y"),
+        ("{{ v|url_segment }}", 42, "42"),
+        ("{{ v|url_segment }}", None, ""),
     ],
 )
 def test_render_filter_gives_documented_result(
