@@ -5,8 +5,10 @@
     CompositesError
     ├── RegistryInvalid              the registry file was rejected
     └── ExecutionError               a run failed; carries status, code, scope
+        ├── BadRequest                   400 BAD_REQUEST
         ├── CompositeNotFound            404 NOT_FOUND
         ├── MethodNotAllowed             405 METHOD_NOT_ALLOWED
+        ├── LengthRequired               411 LENGTH_REQUIRED
         ├── PayloadTooLarge              413 PAYLOAD_TOO_LARGE
         ├── AuthenticationRequired       401 AUTHENTICATION_REQUIRED
         ├── PermissionDenied             403 PERMISSION_DENIED
@@ -68,6 +70,12 @@ class ExecutionError(CompositesError):
         return {"success": False, "errors": errors, "request_id": request_id}
 
 
+class BadRequest(ExecutionError):
+    status = 400
+    code = "BAD_REQUEST"
+    default_detail = "The request is malformed."
+
+
 class CompositeNotFound(ExecutionError):
     status = 404
     code = "NOT_FOUND"
@@ -78,6 +86,14 @@ class MethodNotAllowed(ExecutionError):
     status = 405
     code = "METHOD_NOT_ALLOWED"
     default_detail = "Composite connectors are executed with POST."
+
+
+class LengthRequired(ExecutionError):
+    status = 411
+    code = "LENGTH_REQUIRED"
+    default_detail = (
+        "Send the body with a Content-Length header; a chunked body is not read."
+    )
 
 
 class PayloadTooLarge(ExecutionError):

@@ -1,4 +1,4 @@
-"""Write the run's timings into headers of every response of the endpoint."""
+"""Write the run's timings into headers of every response of the app's URLs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from composites.timing import RunTimings
 REQUEST_ID_HEADER = "X-Request-ID"
 SERVER_TIMING_HEADER = "Server-Timing"
 CONNECTOR_TIMING_HEADER = "X-Connector-Timing"
-ENDPOINT = "composites:execute"
+APP_NAMESPACE = "composites"
 
 
 class TimingHeadersMiddleware:
@@ -26,7 +26,7 @@ class TimingHeadersMiddleware:
         request.composite_timings = timings  # type: ignore[attr-defined]
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
-        if match is not None and match.view_name == ENDPOINT:
+        if match is not None and match.namespace == APP_NAMESPACE:
             _write_headers(response, timings)
         return response
 

@@ -1,8 +1,8 @@
 """URLs of the composites app; the host mounts them at ``widget-service/``."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from composites.views import ExecuteCompositeView
+from composites.views import ExecuteCompositeView, unknown_path
 
 app_name = "composites"
 
@@ -12,4 +12,5 @@ urlpatterns = [
         ExecuteCompositeView.as_view(),
         name="execute",
     ),
+    re_path(r"^(?P<path>.*)$", unknown_path, name="unknown"),
 ]

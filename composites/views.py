@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
@@ -30,8 +31,10 @@ from composites.conf import app_settings
 from composites.context import WidgetRequest
 from composites.exceptions import (
     AuthenticationRequired,
+    BadRequest,
     CompositeNotFound,
     ExecutionError,
+    LengthRequired,
     MethodNotAllowed,
     PayloadTooLarge,
     PermissionDenied,
@@ -132,7 +135,10 @@ def _widget_request(request: Request, body: bytes) -> WidgetRequest:
 def _read_body(request: HttpRequest) -> bytes:
     limit = app_settings.MAX_REQUEST_BYTES
     too_large = PayloadTooLarge(f"The request body is over {limit} bytes.")
-    declared = request.META.get("CONTENT_LENGTH") or "0"
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not declared:
+        raise LengthRequired()
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     try:
@@ -147,6 +153,8 @@ def _read_body(request: HttpRequest) -> bytes:
 def _as_execution_error(exc: Exception) -> ExecutionError:
     if isinstance(exc, ExecutionError):
         return exc
+    if isinstance(exc, SuspiciousOperation):
+        return BadRequest(f"The request was refused: {exc}")
     if isinstance(exc, RegistryInvalid):
         # The registry logged its errors once when it rejected the file.
         return UnexpectedError("No valid registry of composite connectors is loaded.")
@@ -160,3 +168,14 @@ def _as_execution_error(exc: Exception) -> ExecutionError:
         return PermissionDenied(str(exc.detail))
     logger.exception("Unexpected error while running a composite")
     return UnexpectedError()
+
+
+@csrf_exempt
+def unknown_path(request: HttpRequest, path: str) -> JsonResponse:
+    """Answer any other path of the app with the 404 envelope."""
+    error = CompositeNotFound(
+        "Nothing answers at this path; composites run at "
+        "connectors/composite/<permalink-or-id>/execute."
+    )
+    request_id = timings_of(request).request_id
+    return JsonResponse(error.envelope(request_id), status=error.status)

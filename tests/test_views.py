@@ -714,3 +714,48 @@ def test_execute_without_valid_registry_answers_500_without_traceback(
         "scope": "Unexpected error",
     }
     assert not any(record.exc_info for record in caplog.records)
+
+
+def test_execute_with_too_many_query_parameters_answers_400(
+    client: Client, composites_env: Install, upstream: RunningUpstream, caplog: Any
+) -> None:
+    composites_env([composite("many", echo_step(upstream))])
+    query = "&".join(f"k{number}=v" for number in range(1500))
+
+    response = execute(client, "many", query=query)
+
+    assert response.status_code == 400
+    assert envelope(response)["code"] == "BAD_REQUEST"
+    assert not any(record.exc_info for record in caplog.records)
+
+
+def test_execute_chunked_body_without_length_answers_411(
+    client: Client, composites_env: Install, upstream: RunningUpstream
+) -> None:
+    composites_env([composite("chunked", echo_step(upstream))])
+    url = "/widget-service/connectors/composite/chunked/execute"
+
+    response = client.generic(
+        "POST", url, b"", HTTP_TRANSFER_ENCODING="chunked", CONTENT_LENGTH=""
+    )
+
+    assert response.status_code == 411
+    assert envelope(response)["code"] == "LENGTH_REQUIRED"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "connectors/composite/x/execute/",
+        "connectors/composite/x",
+        "connectors/composite/a%2Fb/execute",
+        "",
+    ],
+    ids=["trailing-slash", "no-execute", "encoded-slash", "root"],
+)
+def test_other_paths_of_the_app_answer_404_envelope(client: Client, path: str) -> None:
+    response = client.post(f"/widget-service/{path}")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert envelope(response)["code"] == "NOT_FOUND"
