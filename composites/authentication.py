@@ -135,7 +135,7 @@ def api_key(config: RenderedConfig, context: AuthContext) -> Credentials:
     if where == "query":
         return Credentials(query=[(key, value)])
     if where != "header":
-        raise TemplateError(f"api_key 'in' must be 'header' or 'query', not '{where}'")
+        raise TemplateError("api_key 'in' must render 'header' or 'query'")
     return Credentials(headers=[(key, value)])
 
 

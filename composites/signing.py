@@ -51,7 +51,8 @@ def sign_jwt(
     """Return a compact JWT; raise ``JWTSigningError`` for any failure."""
     if algorithm not in ALGORITHMS:
         allowed = ", ".join(sorted(ALGORITHMS))
-        raise JWTSigningError(f"algorithm '{algorithm}' is not one of {allowed}")
+        # The rendered value is not quoted: it may hold part of a secret.
+        raise JWTSigningError(f"the algorithm is not one of {allowed}")
     if not isinstance(payload, Mapping):
         raise JWTSigningError("the JWT payload must be an object")
     extra_headers = _headers(headers, algorithm)

@@ -401,7 +401,7 @@ CONFIG_ERRORS: list[tuple[str, dict[str, Any], type[Exception], str]] = [
         "api_key",
         {"key": "k", "value": API_KEY, "in": "body"},
         TemplateError,
-        "'header' or 'query', not 'body'",
+        "api_key 'in' must render 'header' or 'query'",
     ),
     ("basic", {"username": "ada"}, TemplateError, "'password' is required"),
     ("bearer", {}, TemplateError, "'token' is required"),
@@ -448,7 +448,7 @@ CONFIG_ERRORS: list[tuple[str, dict[str, Any], type[Exception], str]] = [
         "jwt",
         {"private_key": HMAC_SECRET, "algorithm": "none"},
         JWTSigningError,
-        "'none' is not one of",
+        "the algorithm is not one of",
     ),
     (
         "oauth_jwt_bearer",
@@ -796,7 +796,7 @@ KEY_FAILURES = [
     ("{{ get_secret('rsa_key') }}", "ES256", "ES256 needs an EC private key"),
     ("{{ get_secret('rsa_key') }}", "HS256", "HS256 signs with a shared secret"),
     ("{{ get_secret('rsa_key')[:300] }}", "RS256", "could not be read"),
-    ("{{ get_secret('rsa_key') }}", "{{ 'RS' ~ '1' }}", "'RS1' is not one of"),
+    ("{{ get_secret('rsa_key') }}", "{{ 'RS' ~ '1' }}", "algorithm is not one of"),
 ]
 
 
@@ -847,7 +847,7 @@ def test_end_to_end_unusable_key_gives_jwt_signing_error(
         (
             "api_key",
             {"key": "k", "value": secret("api_key"), "in": "{{ 'cookie' }}"},
-            "'header' or 'query', not 'cookie'",
+            "api_key 'in' must render 'header' or 'query'",
         ),
     ],
 )

@@ -759,3 +759,33 @@ def test_other_paths_of_the_app_answer_404_envelope(client: Client, path: str) -
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert envelope(response)["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        "{{ get_secret('api_token')[:12] }}",
+        "{{ get_secret('api_token') | reverse | join }}",
+    ],
+    ids=["slice", "reversed"],
+)
+def test_execute_signing_error_does_not_quote_a_rendered_algorithm(
+    client: Client, composites_env: Install, upstream: RunningUpstream, algorithm: str
+) -> None:
+    step = {
+        "name": "sign",
+        "url": upstream.url("/echo"),
+        "query_parameters": [
+            {
+                "key": "t",
+                "value": "{{ jwt_encode({'a': 1}, 'k', " + algorithm[3:-3] + ") }}",
+            }
+        ],
+    }
+    composites_env([composite("sign", step)])
+
+    response = execute(client, "sign")
+
+    assert envelope(response)["code"] == "JWT_SIGNING_ERROR"
+    assert PLANTED_SECRET[:12] not in response.content.decode()
+    assert PLANTED_SECRET[::-1] not in response.content.decode()
