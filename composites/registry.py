@@ -146,8 +146,8 @@ class RegistryStore:
 
         settled = signature is None or _is_settled(signature)
         report = read_report(path)
-        digest = hashlib.sha256(report.content).digest() if report.content else b""
-        if loaded.path == path and digest and digest == loaded.digest:
+        digest = hashlib.sha256(report.content).digest()
+        if loaded.path == path and digest == loaded.digest:
             loaded = replace(loaded, signature=signature, settled=settled)
         elif report.registry is not None:
             loaded = _Loaded(path, signature, report.registry, (), digest, settled)

@@ -207,6 +207,20 @@ def test_current_snapshot_held_by_a_request_is_unchanged_by_a_reload(
     assert renamed is not None and renamed.name == "After"
 
 
+def test_current_emptied_file_keeps_the_previous_registry_and_logs_once(
+    registry_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry.install(content(composite()), registry_file)
+    before = registry.current()
+
+    registry_file.write_bytes(b"")
+    with caplog.at_level(logging.INFO, logger="composites"):
+        served = [registry.current() for _ in range(5)]
+
+    assert all(snapshot is before for snapshot in served)
+    assert len(rejections(caplog)) == 1
+
+
 def test_current_invalid_change_keeps_the_previous_registry_and_logs_once(
     registry_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
