@@ -90,6 +90,12 @@ def step_uses_user(step: Step) -> bool:
     return any("user" in template.usage.names for template in templates)
 
 
+def step_reads_user_elsewhere(step: Step) -> bool:
+    """Tell whether a step's URL or bodies use ``user``."""
+    templates = [step.url, step.request_body, step.response_body]
+    return any(t is not None and "user" in t.usage.names for t in templates)
+
+
 # Registries repeat templates (the same header in many composites), and a
 # reload usually changes a few: each distinct source is compiled once.
 @functools.lru_cache(maxsize=4096)

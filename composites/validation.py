@@ -32,7 +32,11 @@ from composites.step_checks import (
     check_step,
     slug_message,
 )
-from composites.template_checks import StepScope, step_uses_user
+from composites.template_checks import (
+    StepScope,
+    step_reads_user_elsewhere,
+    step_uses_user,
+)
 
 __all__ = [
     "ALGORITHMS",
@@ -235,12 +239,20 @@ class _Validator:
         if self.findings.error_count > errors_before:
             return _Checked(at, permalink, None, raw)
         assert name is not None and permalink is not None and steps is not None
+        requires_user = any(step_uses_user(step) for step in steps)
+        if not requires_user and any(map(step_reads_user_elsewhere, steps)):
+            self.warning(
+                child(at, "steps"),
+                "uses user.* only in a URL or body, so anonymous visitors may run "
+                "it with every user field None; use user.* in a header, query "
+                "or authentication value to require a signed-in user",
+            )
         composite = Composite(
             id=composite_id(permalink),
             name=name,
             permalink=permalink,
             steps=tuple(steps),
-            requires_user=any(step_uses_user(step) for step in steps),
+            requires_user=requires_user,
         )
         return _Checked(at, permalink, composite, raw)
 

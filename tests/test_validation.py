@@ -443,3 +443,24 @@ def test_validate_text_and_bytes_give_the_same_report() -> None:
 
     assert from_text.problems == from_bytes.problems == []
     assert from_text.registry == from_bytes.registry
+
+
+@pytest.mark.parametrize(
+    ("fields", "requires_user", "warned"),
+    [
+        ({"headers": [{"key": "X-Email", "value": "{{ user.email }}"}]}, True, False),
+        ({"url": "https://api.example.com/users/{{ user.id }}"}, False, True),
+        ({"response_body": "{{ user.email }}"}, False, True),
+        ({}, False, False),
+    ],
+    ids=["header", "url", "response-body", "none"],
+)
+def test_composite_user_use_decides_requirement_and_warning(
+    fields: dict[str, Any], requires_user: bool, warned: bool
+) -> None:
+    report = validate(composite(step(**fields)))
+
+    assert report.registry is not None
+    assert report.registry.composites[0].requires_user is requires_user
+    warnings = [p.location for p in report.warnings]
+    assert warnings == (["composite_connectors[0].steps"] if warned else [])
