@@ -8,6 +8,9 @@ its problems as the lines ``check_composites`` prints.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,9 @@ SLUG_RULE = (
     "is not a slug: use lower-case letters, digits and single hyphens, with no "
     "hyphen at either end"
 )
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def step(**fields: Any) -> dict[str, Any]:
@@ -59,3 +65,16 @@ def problems(source: str | bytes | dict[str, Any]) -> list[str]:
 def step_problems(**fields: Any) -> list[str]:
     """Return the problems of a composite of one step with ``fields``."""
     return problems(document(composite(step(**fields))))
+
+
+def manage(*arguments: str, registry_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py`` in a process of its own with that registry."""
+    environment = {**os.environ, "COMPOSITES_REGISTRY_PATH": str(registry_path)}
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from composites.definitions import composite_id
-from tests.registry_documents import composite, step, write
+from tests.registry_documents import composite, manage, step, write
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY_REGISTRY = PROJECT_ROOT / "registry" / "connectors_registry.json"
@@ -230,18 +227,6 @@ def test_check_composites_json_with_strict_and_warnings_fails(tmp_path: Path) ->
         False,
     )
     assert [c["permalink"] for c in document["composites"]] == ["demo"]
-
-
-def manage(*arguments: str, registry_path: Path) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "COMPOSITES_REGISTRY_PATH": str(registry_path)}
-    return subprocess.run(
-        [sys.executable, "manage.py", *arguments],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_check_composites_process_exit_status_is_1_for_errors(tmp_path: Path) -> None:

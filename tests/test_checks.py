@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from composites.checks import check_registry
-from tests.registry_documents import composite, step, write
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from tests.registry_documents import composite, manage, step, write
 
 
 def test_check_registry_valid_file_has_no_error(registry_file: Path) -> None:
@@ -107,18 +102,6 @@ def test_check_command_with_a_valid_registry_passes(registry_file: Path) -> None
     write(registry_file, composite())
 
     call_command("check")
-
-
-def manage(*arguments: str, registry_path: Path) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "COMPOSITES_REGISTRY_PATH": str(registry_path)}
-    return subprocess.run(
-        [sys.executable, "manage.py", *arguments],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_manage_check_process_with_an_invalid_registry_exits_1(tmp_path: Path) -> None:
