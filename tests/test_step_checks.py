@@ -437,7 +437,7 @@ def _quoted(value: str) -> str:
             "https://api.example.com/{{ request.query_parameters.id|url_segment }}",
             False,
         ),
-        ("https://api.example.com/items/{{ user.id }}", False),
+        ("https://api.example.com/items/{{ tenant_id }}", False),
     ],
     ids=["raw", "urlencode", "url-segment", "not-visitor-input"],
 )
