@@ -38,7 +38,12 @@ from composites.exceptions import (
     TemplateError,
 )
 from composites.exchange import exchange
-from composites.templating import CompiledTemplate, FieldKind, render
+from composites.templating import (
+    CompiledTemplate,
+    FieldKind,
+    quote_only_source,
+    render,
+)
 from composites.timing import RunTimings
 
 logger = logging.getLogger("composites.runner")
@@ -251,7 +256,7 @@ def _render(
     try:
         return render(template, state.context.variables(kind, response))
     except StepError as exc:
-        exc.detail = f"{where}: {exc.detail}"
+        exc.detail = f"{where}: {quote_only_source(exc.detail, template.source)}"
         raise
 
 

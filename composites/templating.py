@@ -15,6 +15,7 @@ import base64
 import binascii
 import enum
 import json
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
@@ -207,6 +208,31 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, jinja2.TemplateError):
         return exc.message or type(exc).__name__
     return f"{type(exc).__name__}: {exc}"
+
+
+QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+TYPE_NAMES = frozenset(
+    {"int", "float", "str", "bool", "bytes", "list", "tuple", "dict", "set"}
+    | {"NoneType", "Undefined"}
+)
+
+
+def quote_only_source(detail: str, source: str) -> str:
+    """Mask every quoted value of ``detail`` that ``source`` does not hold.
+
+    Error messages of Jinja and Python quote the values they failed on, and
+    a value computed while rendering may hold a secret, part of one, or
+    another step's data.  Names written in the template itself, and type
+    names, stay readable.
+    """
+
+    def mask(match: re.Match[str]) -> str:
+        text = match.group(1) if match.group(1) is not None else match.group(2)
+        if text in source or text in TYPE_NAMES or text.endswith(" object"):
+            return match.group(0)
+        return "'…'"
+
+    return QUOTED.sub(mask, detail)
 
 
 def now(offset: int = 0) -> int:

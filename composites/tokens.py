@@ -222,9 +222,8 @@ def _log(
     duration_ms = (time.perf_counter() - started) * 1000
     logger.log(
         level,
-        "token request host=%s path=%s status=%s duration_ms=%.1f outcome=%s",
+        "token request host=%s status=%s duration_ms=%.1f outcome=%s",
         request.url.host,
-        request.url.path,
         status,
         duration_ms,
         outcome,

@@ -243,18 +243,20 @@ def test_request_token_to_private_address_is_refused_before_connecting(
     assert upstream_recorder.requests == []
 
 
-def test_request_token_logs_host_and_path_but_no_query_or_token(
+def test_request_token_logs_host_but_no_path_query_or_token(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="composites")
     client = answer(200, json={"access_token": "tok-secret-1"})
+    url = "https://auth.example.com/p-secret/token?key=q-secret"
 
-    tokens.request_token(client, five_seconds, TOKEN_URL + "?key=q-secret", {})
+    tokens.request_token(client, five_seconds, url, {})
 
     [record] = caplog.records
     message = record.getMessage()
-    assert "host=auth.example.com path=/token status=200" in message
-    assert "q-secret" not in message and "tok-secret-1" not in repr(record.__dict__)
+    assert "host=auth.example.com status=200" in message
+    assert "p-secret" not in message and "q-secret" not in message
+    assert "tok-secret-1" not in repr(record.__dict__)
 
 
 # The cache on a controlled clock ---------------------------------------------

@@ -4,6 +4,7 @@ carry."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -789,3 +790,47 @@ def test_execute_signing_error_does_not_quote_a_rendered_algorithm(
     assert envelope(response)["code"] == "JWT_SIGNING_ERROR"
     assert PLANTED_SECRET[:12] not in response.content.decode()
     assert PLANTED_SECRET[::-1] not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "{{ {}[get_secret('api_token')[1:]].x }}",
+        "{{ {}[get_secret('api_token') | upper].x }}",
+        "{{ {}[get_secret('api_token') | base64_encode].x }}",
+        "{{ now(get_secret('api_token')[1:]) }}",
+        "{{ get_variable(get_secret('api_token')[1:]) }}",
+        "{{ get_secret(get_secret('api_token')[1:]) }}",
+        "{{ steps[get_secret('api_token')[1:]].x }}",
+        "{{ {}[steps.first.body].x }}",
+    ],
+)
+def test_execute_template_error_quotes_no_value_computed_while_rendering(
+    client: Client, composites_env: Install, upstream: RunningUpstream, value: str
+) -> None:
+    second = {
+        "name": "second",
+        "url": upstream.url("/echo"),
+        "headers": [{"key": "X-Value", "value": value}],
+    }
+    composites_env([composite("quoting", echo_step(upstream), second)])
+
+    response = execute(client, "quoting")
+
+    text = response.content.decode()
+    assert envelope(response)["code"] == "TEMPLATE_ERROR"
+    assert PLANTED_SECRET[1:] not in text
+    assert PLANTED_SECRET.upper() not in text
+    assert base64.b64encode(PLANTED_SECRET.encode()).decode() not in text
+    assert EARLIER_DATA not in text
+
+
+def test_execute_template_error_keeps_names_written_in_the_template(
+    client: Client, composites_env: Install, upstream: RunningUpstream
+) -> None:
+    step = {"name": "vars", "url": upstream.url("/echo?v={{ get_variable('nope') }}")}
+    composites_env([composite("named", step)])
+
+    errors = envelope(execute(client, "named"))
+
+    assert errors["detail"] == "url: unknown variable 'nope' for this tenant"
