@@ -45,6 +45,8 @@ from composites.timing import RunTimings
 
 logger = logging.getLogger("composites.views")
 
+RELAYED_CONTENT_POLICY = "default-src 'none'; sandbox"
+
 
 class OpaqueBody(BaseParser):
     """Accept a body of any type without parsing it; steps see it raw."""
@@ -106,6 +108,10 @@ class ExecuteCompositeView(APIView):
             response["Content-Type"] = result.content_type
         else:
             del response["Content-Type"]
+        # The body is an upstream's or a template's, on the platform's own
+        # origin: a browser opening it as a page must not run anything.
+        response["Content-Security-Policy"] = RELAYED_CONTENT_POLICY
+        response["X-Content-Type-Options"] = "nosniff"
         return response
 
     def handle_exception(self, exc: Exception) -> Response:

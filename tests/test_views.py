@@ -834,3 +834,21 @@ def test_execute_template_error_keeps_names_written_in_the_template(
     errors = envelope(execute(client, "named"))
 
     assert errors["detail"] == "url: unknown variable 'nope' for this tenant"
+
+
+def test_execute_relayed_html_cannot_run_in_the_platform_origin(
+    client: Client, composites_env: Install, upstream: RunningUpstream
+) -> None:
+    step = {
+        "name": "page",
+        "url": upstream.url("/echo"),
+        "response_body": "<p>{{ request.query_parameters.name }}</p>",
+        "response_content_type": "text/html",
+    }
+    composites_env([composite("html", step)])
+
+    response = execute(client, "html", query="name=%3Cscript%3Ex()%3C/script%3E")
+
+    assert response["Content-Type"] == "text/html"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response["X-Content-Type-Options"] == "nosniff"
