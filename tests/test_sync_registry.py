@@ -321,3 +321,33 @@ def test_sync_registry_empty_steps_are_reported_and_installed(
         line("created", "demo"),
     ]
     assert registry.current().find("demo") is not None
+
+
+def test_sync_registry_strict_refuses_a_misspelt_top_level_key(
+    registry_file: Path, tmp_path: Path
+) -> None:
+    write(registry_file, composite())
+    before = snapshot(registry_file)
+    source = tmp_path / "typo.json"
+    source.write_text('{"composite_conectors": []}')
+
+    status, lines, failure = sync("--source", str(source), "--strict")
+
+    assert status == 1
+    assert lines == ["warning composite_conectors: unknown key, ignored"]
+    assert failure == (
+        f"{source} has 1 warning(s), which --strict rejects; nothing was changed."
+    )
+    assert snapshot(registry_file) == before
+
+
+def test_sync_registry_without_strict_installs_despite_warnings(
+    registry_file: Path, tmp_path: Path
+) -> None:
+    write(registry_file, composite())
+    source = write(tmp_path / "new.json", composite(extra=1))
+
+    status, lines, _ = sync("--source", str(source))
+
+    assert status == 0
+    assert lines[-1] == f"Installed {source} as {registry_file}."

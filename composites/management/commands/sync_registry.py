@@ -26,6 +26,11 @@ class Command(BaseCommand):
             help="Registry file to install (default: the configured registry).",
         )
         parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="Refuse a source with warnings too, such as a misspelt key.",
+        )
+        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="Validate and print the changes without installing anything.",
@@ -42,6 +47,12 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{source} is invalid ({len(report.errors)} error(s)); "
                 "nothing was changed.",
+                returncode=1,
+            )
+        if options["strict"] and report.warnings:
+            raise CommandError(
+                f"{source} has {len(report.warnings)} warning(s), which --strict "
+                "rejects; nothing was changed.",
                 returncode=1,
             )
 
