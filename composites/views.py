@@ -145,6 +145,8 @@ def _read_body(request: HttpRequest) -> bytes:
     chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
     if chunked and not declared:
         raise LengthRequired()
+    if declared and not declared.isdigit():
+        raise BadRequest("The Content-Length header is not a whole number.")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     try:

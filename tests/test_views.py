@@ -852,3 +852,18 @@ def test_execute_relayed_html_cannot_run_in_the_platform_origin(
     assert response["Content-Type"] == "text/html"
     assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("declared", ["abc", "1e3", "-5", "1.0"])
+def test_execute_malformed_content_length_answers_400(
+    client: Client, composites_env: Install, upstream: RunningUpstream, declared: str
+) -> None:
+    composites_env([composite("length", echo_step(upstream))])
+    url = "/widget-service/connectors/composite/length/execute"
+
+    response = client.generic("POST", url, b"", CONTENT_LENGTH=declared)
+
+    assert response.status_code == 400
+    assert envelope(response)["detail"] == (
+        "The Content-Length header is not a whole number."
+    )
