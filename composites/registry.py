@@ -193,7 +193,7 @@ def _sync_directory(directory: Path) -> None:
 def _log_rejected(path: Path, report: Report, *, kept: bool) -> None:
     outcome = "keeping the previous registry" if kept else "no registry is in force"
     logger.error(
-        "Registry %s is invalid (%d errors); %s. %s",
+        "Registry %s is invalid (%d error(s)); %s. %s",
         path,
         len(report.errors),
         outcome,

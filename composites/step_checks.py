@@ -133,8 +133,9 @@ class _StepFields:
         if usage and "request" in usage.names and "url_segment" not in usage.filters:
             self.findings.warning(
                 at,
-                "puts the visitor's input (request.*) into the URL; pass it "
-                "through the url_segment filter so it cannot change the path",
+                "puts the visitor's input (request.*) into the URL, where it "
+                "could change the host or the path; keep it to the path and "
+                "pass it through the url_segment filter",
             )
         return compiled
 

@@ -186,4 +186,8 @@ def unknown_path(request: HttpRequest, path: str) -> JsonResponse:
         "connectors/composite/<permalink-or-id>/execute."
     )
     request_id = timings_of(request).request_id
-    return JsonResponse(error.envelope(request_id), status=error.status)
+    return JsonResponse(
+        error.envelope(request_id),
+        status=error.status,
+        json_dumps_params={"separators": (",", ":")},
+    )

@@ -237,7 +237,7 @@ def test_current_invalid_change_keeps_the_previous_registry_and_logs_once(
     assert all(snapshot is before for snapshot in served)
     (record,) = rejections(caplog)
     assert record.getMessage() == (
-        f"Registry {registry_file} is invalid (1 errors); keeping the previous "
+        f"Registry {registry_file} is invalid (1 error(s)); keeping the previous "
         "registry. error composite_connectors[0].permalink: 'Bad' is not a slug: "
         "use lower-case letters, digits and single hyphens, with no hyphen at "
         "either end"

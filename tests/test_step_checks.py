@@ -446,8 +446,8 @@ def test_step_url_with_visitor_input_warns_unless_url_segment(
 ) -> None:
     warning = (
         "warning composite_connectors[0].steps[0].url: puts the visitor's input "
-        "(request.*) into the URL; pass it through the url_segment filter so it "
-        "cannot change the path"
+        "(request.*) into the URL, where it could change the host or the path; "
+        "keep it to the path and pass it through the url_segment filter"
     )
 
     assert step_problems(url=url) == ([warning] if warned else [])

@@ -184,10 +184,13 @@ export interface CompositeConnector {
 
 /** The error codes the platform sends in its error envelope, and `HTTP_ERROR`. */
 export type ConnectorErrorCode =
+  | "BAD_REQUEST"
   | "METHOD_NOT_ALLOWED"
   | "NOT_FOUND"
+  | "LENGTH_REQUIRED"
   | "PAYLOAD_TOO_LARGE"
   | "AUTHENTICATION_REQUIRED"
+  | "PERMISSION_DENIED"
   | "STEP_HTTP_ERROR"
   | "STEP_NETWORK_ERROR"
   | "TEMPLATE_ERROR"
@@ -214,8 +217,9 @@ export interface ConnectorExecuteErrorInit {
  *
  * When the body is the platform's error envelope,
  * `{"success": false, "errors": {"code", "detail", "scope"}, "request_id"}`,
- * the fields come from it. Otherwise (a proxy's error page, Django's own CSRF
- * failure) `code` is `"HTTP_ERROR"`, `detail` is the body's `detail` string
+ * the fields come from it (a missing or wrong CSRF token is the envelope's
+ * `"PERMISSION_DENIED"`). Otherwise (a proxy's error page, a host name Django
+ * refuses) `code` is `"HTTP_ERROR"`, `detail` is the body's `detail` string
  * when the body is a JSON object that has one, else the status text, else
  * `"HTTP <status>"`, and `scope` is `null`.
  */
