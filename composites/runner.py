@@ -205,7 +205,12 @@ def _credentials(state: _Run, step: Step) -> authentication.Credentials:
         timeout=state.timeout,
         remember_secret=state.context.remember_secret,
     )
-    credentials = authentication.authenticate(auth.type, config, context)
+    try:
+        credentials = authentication.authenticate(auth.type, config, context)
+    except StepError as exc:
+        if not exc.detail.startswith("authentication"):
+            exc.detail = f"authentication ({auth.type}): {exc.detail}"
+        raise
     for key, value in credentials.headers:
         _check_header(key, value)
     return credentials

@@ -867,3 +867,23 @@ def test_execute_malformed_content_length_answers_400(
     assert envelope(response)["detail"] == (
         "The Content-Length header is not a whole number."
     )
+
+
+def test_execute_authentication_error_detail_names_the_strategy(
+    client: Client, composites_env: Install, upstream: RunningUpstream
+) -> None:
+    step = {
+        "name": "keyed",
+        "url": upstream.url("/echo"),
+        "authentication": {
+            "type": "api_key",
+            "config": {"key": "X-Key", "value": "v", "in": "{{ 'cookie' }}"},
+        },
+    }
+    composites_env([composite("keyed", step)])
+
+    errors = envelope(execute(client, "keyed"))
+
+    assert errors["detail"] == (
+        "authentication (api_key): api_key 'in' must render 'header' or 'query'"
+    )
