@@ -197,7 +197,7 @@ def test_functions_now_and_get_variable_render(loopback: RunningUpstream) -> Non
 
 
 def test_missing_attribute_renders_empty(loopback: RunningUpstream) -> None:
-    template = "[{{ steps.first.nothing }}][{{ request.query_parameters.absent }}]"
+    template = "[{{ steps.first.headers.absent }}][{{ request.query_parameters.x }}]"
 
     result = run(
         {"name": "first", "url": loopback.url("/empty")},

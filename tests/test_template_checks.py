@@ -261,3 +261,131 @@ def test_literal_text_sets_template_markup_aside(
 ) -> None:
     assert literal_text(source) == literal
     assert has_markup(source) is markup
+
+
+STEP_HAS = "it has body, status_code, headers"
+REQUEST_HAS = "it has body_text, body_raw, headers, query_parameters"
+USER_HAS = "it has id, email, first_name, last_name, username, profile_fields"
+
+
+def errors_after_auth(source: str) -> list[str]:
+    """Errors of ``source`` as the response_body of a step after ``auth``."""
+    chain = composite(step(name="auth"), step(response_body=source))
+    return [line for line in problems(document(chain)) if line.startswith("error")]
+
+
+# Each row: a template in the response_body of the second step of a chain
+# whose first step is ``auth``, and the attribute problem it has, if any.
+ATTRIBUTES = [
+    ("{{ steps.auth.body }}", None),
+    ("{{ steps.auth.status_code }}{{ steps.auth.headers }}", None),
+    ("{{ steps['auth'].headers }}", None),
+    ("{{ steps.auth['status_code'] }}", None),
+    (
+        "{{ steps.auth.bdy }}",
+        f"steps.auth has no attribute 'bdy' (did you mean 'body'?); {STEP_HAS}",
+    ),
+    (
+        "{{ steps['auth'].stauts_code }}",
+        "steps.auth has no attribute 'stauts_code' (did you mean "
+        f"'status_code'?); {STEP_HAS}",
+    ),
+    (
+        "{{ steps.auth['header'] }}",
+        f"steps.auth has no attribute 'header' (did you mean 'headers'?); {STEP_HAS}",
+    ),
+    ("{{ steps.auth.json }}", f"steps.auth has no attribute 'json'; {STEP_HAS}"),
+    ("{{ response.body }}{{ response.status_code }}{{ response.headers }}", None),
+    (
+        "{{ response.stauts_code }}",
+        "response has no attribute 'stauts_code' (did you mean 'status_code'?); "
+        f"{STEP_HAS}",
+    ),
+    ("{{ response['text'] }}", f"response has no attribute 'text'; {STEP_HAS}"),
+    ("{{ request.body_text }}{{ request.body_raw }}{{ request.headers }}", None),
+    ("{{ request['query_parameters'] }}", None),
+    (
+        "{{ request.query_parameter }}",
+        "request has no attribute 'query_parameter' (did you mean "
+        f"'query_parameters'?); {REQUEST_HAS}",
+    ),
+    ("{{ request.query }}", f"request has no attribute 'query'; {REQUEST_HAS}"),
+    ("{{ user.id }}{{ user.email }}{{ user.first_name }}", None),
+    ("{{ user.last_name }}{{ user['username'] }}", None),
+    ("{{ user.profile_fields.by_id(3) }}", None),
+    (
+        "{{ user.mail }}",
+        f"user has no attribute 'mail' (did you mean 'email'?); {USER_HAS}",
+    ),
+    (
+        "{{ user['firstname'] }}",
+        f"user has no attribute 'firstname' (did you mean 'first_name'?); {USER_HAS}",
+    ),
+    (
+        "{{ user.profile_fields.byid(3) }}",
+        "user.profile_fields has no attribute 'byid' (did you mean 'by_id'?); "
+        "it has by_id",
+    ),
+    (
+        "{{ user.profile_fields['lookup'] }}",
+        "user.profile_fields has no attribute 'lookup'; it has by_id",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "problem"), ATTRIBUTES)
+def test_template_attribute_of_a_fixed_shape_variable_is_checked(
+    source: str, problem: str | None
+) -> None:
+    location = "composite_connectors[0].steps[1].response_body"
+    expected = [] if problem is None else [f"error {location}: {problem}"]
+    assert errors_after_auth(source) == expected
+
+
+def test_template_attribute_of_a_hyphenated_step_is_named_in_brackets() -> None:
+    assert chain("", "", "{{ steps['b-c'].bdy }}") == [
+        "error composite_connectors[0].steps[2].url: steps['b-c'] has no "
+        f"attribute 'bdy' (did you mean 'body'?); {STEP_HAS}"
+    ]
+
+
+def test_template_attribute_misspelt_twice_is_one_error() -> None:
+    assert step_problems(request_body="{{ user.mail }}, {{ user.mail }}") == [
+        f"error {STEP}.request_body: user has no attribute 'mail' (did you mean "
+        f"'email'?); {USER_HAS}"
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% set steps = {'auth': {'bdy': 1}} %}{{ steps.auth.bdy }}",
+        "{% set user = {'mail': 1} %}{{ user.mail }}",
+        "{% for request in [{'q': 1}] %}{{ request.q }}{% endfor %}",
+        "{% for user in [] %}{{ user.mail }}{% endfor %}{{ user.email }}",
+        "{% with response = {'text': 1} %}{{ response.text }}{% endwith %}",
+        "{% macro show(user) %}{{ user.mail }}{% endmacro %}{{ show({}) }}",
+    ],
+    ids=["set-steps", "set-user", "loop", "loop-then-free", "with", "macro"],
+)
+def test_template_attribute_of_a_shadowing_name_is_not_checked(source: str) -> None:
+    assert errors_after_auth(source) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ steps.auth.headers['x-anything'] }}",
+        "{{ steps.auth.headers.anything }}",
+        "{{ (steps.auth.body | from_json).anything }}",
+        "{{ request.query_parameters.anything }}",
+        "{{ request.headers['Content-Type'] }}",
+        "{{ (response.body | from_json)['items'][0].anything }}",
+        "{{ steps[request.query_parameters.step].anything }}",
+        "{{ response[0] }}",
+    ],
+)
+def test_template_attribute_deeper_than_the_fixed_shape_is_not_checked(
+    source: str,
+) -> None:
+    assert errors_after_auth(source) == []
