@@ -45,7 +45,15 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "steps.*": STEP_ATTRIBUTES,
     "response": STEP_ATTRIBUTES,
     "request": ("body_text", "body_raw", "headers", "query_parameters"),
-    "user": ("id", "email", "first_name", "last_name", "username", "profile_fields"),
+    "user": (
+        "id",
+        "email",
+        "first_name",
+        "last_name",
+        "username",
+        "profile_fields",
+        "is_authenticated",
+    ),
     "user.profile_fields": ("by_id",),
 }
 SHAPED_NAMES = frozenset({"steps", "response", "request", "user"})

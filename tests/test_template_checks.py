@@ -265,7 +265,10 @@ def test_literal_text_sets_template_markup_aside(
 
 STEP_HAS = "it has body, status_code, headers"
 REQUEST_HAS = "it has body_text, body_raw, headers, query_parameters"
-USER_HAS = "it has id, email, first_name, last_name, username, profile_fields"
+USER_HAS = (
+    "it has id, email, first_name, last_name, username, profile_fields, "
+    "is_authenticated"
+)
 
 
 def errors_after_auth(source: str) -> list[str]:
