@@ -316,6 +316,7 @@ ATTRIBUTES = [
     ("{{ user.id }}{{ user.email }}{{ user.first_name }}", None),
     ("{{ user.last_name }}{{ user['username'] }}", None),
     ("{{ user.profile_fields.by_id(3) }}", None),
+    ("{% if user.is_authenticated %}in{% endif %}", None),
     (
         "{{ user.mail }}",
         f"user has no attribute 'mail' (did you mean 'email'?); {USER_HAS}",
