@@ -825,17 +825,6 @@ def test_execute_template_error_quotes_no_value_computed_while_rendering(
     assert EARLIER_DATA not in text
 
 
-def test_execute_template_error_keeps_names_written_in_the_template(
-    client: Client, composites_env: Install, upstream: RunningUpstream
-) -> None:
-    step = {"name": "vars", "url": upstream.url("/echo?v={{ get_variable('nope') }}")}
-    composites_env([composite("named", step)])
-
-    errors = envelope(execute(client, "named"))
-
-    assert errors["detail"] == "url: unknown variable 'nope' for this tenant"
-
-
 def test_execute_relayed_html_cannot_run_in_the_platform_origin(
     client: Client, composites_env: Install, upstream: RunningUpstream
 ) -> None:
