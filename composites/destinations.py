@@ -1,7 +1,7 @@
 """Where steps may send requests: https URLs of public addresses only.
 
 Two checks guard every outbound request, step and token request alike.
-``check_url`` refuses a rendered URL that is not absolute ``https://``
+``parse_url`` refuses a rendered URL that is not absolute ``https://``
 before anything is sent.  ``GuardedBackend`` resolves the host itself when a
 connection opens, refuses the connection if any address is not public, and
 connects to an address it checked, so a DNS answer that changes between
@@ -26,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -60,16 +61,44 @@ NUMERIC_HOST = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){
 resolve: Resolver = socket.getaddrinfo
 
 
-def check_url(url: httpx.URL) -> None:
-    """Refuse a URL that is not absolute ``https://`` (or allowed ``http://``)."""
-    schemes = {"https", "http"} if app_settings.ALLOW_HTTP else {"https"}
-    if url.scheme not in schemes:
-        shown = f"'{url.scheme}://'" if url.scheme else "no scheme"
+def parse_url(text: str, what: str = "the step URL") -> httpx.URL:
+    """Parse a rendered URL; refuse one that is not absolute ``https://``
+    (or allowed ``http://``), or whose path has a ``.`` or ``..`` segment.
+
+    ``what`` names the URL in the details, such as ``token_url``.
+    """
+    text = text.strip()
+    try:
+        url = httpx.URL(text)
+        dotted = _has_dot_segment(text)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise DestinationNotAllowed(f"{what} is not a valid URL: {exc}") from None
+    wrong = _wrong_part(url)
+    if wrong:
         raise DestinationNotAllowed(
-            f"the step URL must be an absolute https:// URL; it has {shown}"
+            f"{what} must be an absolute https:// URL; it has {wrong}"
         )
-    if not url.host:
-        raise DestinationNotAllowed("the step URL has no host")
+    if dotted:
+        raise DestinationNotAllowed(
+            f"{what}'s path has a '.' or '..' segment, which would lead "
+            "elsewhere on the host"
+        )
+    return url
+
+
+def _wrong_part(url: httpx.URL) -> str | None:
+    schemes = {"https", "http"} if app_settings.ALLOW_HTTP else {"https"}
+    if not url.scheme:
+        return "no scheme"
+    if url.scheme not in schemes:
+        return f"'{url.scheme}://'"
+    return None if url.host else "no host"
+
+
+def _has_dot_segment(url: str) -> bool:
+    path = urllib.parse.urlsplit(url).path
+    segments = urllib.parse.unquote(path).replace("\\", "/").split("/")
+    return any(segment in (".", "..") for segment in segments)
 
 
 def is_public(address: IPAddress) -> bool:

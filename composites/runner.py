@@ -30,7 +30,6 @@ from composites.context import (
 )
 from composites.definitions import Composite, ConfigValue, Step
 from composites.exceptions import (
-    DestinationNotAllowed,
     NoSteps,
     StepError,
     StepHTTPError,
@@ -144,24 +143,8 @@ def _build_request(state: _Run, step: Step) -> httpx.Request:
 
 
 def _url(state: _Run, step: Step) -> httpx.URL:
-    rendered = _render(state, step.url, "url", FieldKind.URL_OR_BODY).strip()
-    if _has_dot_segment(rendered):
-        raise DestinationNotAllowed(
-            "the rendered URL's path has a '.' or '..' segment, which would "
-            "lead elsewhere on the host"
-        )
-    try:
-        url = httpx.URL(rendered)
-    except httpx.InvalidURL as exc:
-        raise DestinationNotAllowed(f"the rendered URL is not valid: {exc}") from None
-    destinations.check_url(url)
-    return url
-
-
-def _has_dot_segment(url: str) -> bool:
-    path = urllib.parse.urlsplit(url).path
-    segments = urllib.parse.unquote(path).replace("\\", "/").split("/")
-    return any(segment in (".", "..") for segment in segments)
+    rendered = _render(state, step.url, "url", FieldKind.URL_OR_BODY)
+    return destinations.parse_url(rendered)
 
 
 def _query(state: _Run, step: Step) -> list[tuple[str, str]]:

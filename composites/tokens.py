@@ -40,9 +40,9 @@ import httpx
 from django.core.cache import BaseCache, caches
 from django.utils.crypto import salted_hmac
 
+from composites import destinations
 from composites.conf import app_settings
 from composites.exceptions import (
-    DestinationNotAllowed,
     ExecutionError,
     StepNetworkError,
     TokenRequestError,
@@ -111,7 +111,7 @@ def request_token(
     """POST ``form`` to the token endpoint ``url`` and parse its answer."""
     request = client.build_request(
         "POST",
-        _token_url(url),
+        destinations.parse_url(url, "token_url"),
         data=dict(form),
         headers={"Accept": "application/json", "User-Agent": USER_AGENT},
     )
@@ -125,17 +125,6 @@ def request_token(
         raise
     _log(request, started, status, logging.INFO, "ok")
     return response
-
-
-def _token_url(url: str) -> httpx.URL:
-    try:
-        parsed = httpx.URL(url.strip())
-    except httpx.InvalidURL as exc:
-        raise DestinationNotAllowed(f"token_url is not a valid URL: {exc}") from None
-    schemes = {"https", "http"} if app_settings.ALLOW_HTTP else {"https"}
-    if parsed.scheme not in schemes or not parsed.host:
-        raise DestinationNotAllowed("token_url must be an absolute https:// URL")
-    return parsed
 
 
 def _timeout(timeout: Timeout) -> httpx.Timeout:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -539,15 +540,27 @@ def test_addresses_of_unresolvable_name_is_a_connect_error(dns: Answers) -> None
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://example.com/", "//example.com/x", "/relative", "file:///etc/passwd"]
+    ("url", "detail"),
+    [
+        ("ftp://example.com/", "must be an absolute https:// URL; it has 'ftp://'"),
+        ("/relative", "must be an absolute https:// URL; it has no scheme"),
+        ("file:///etc/passwd", "must be an absolute https:// URL; it has 'file://'"),
+        ("https:///path", "must be an absolute https:// URL; it has no host"),
+        ("https://[::1/", "is not a valid URL"),
+        ("https://api.example.com/a/../b", "has a '.' or '..' segment"),
+    ],
 )
-def test_check_url_refuses_non_https_urls(url: str) -> None:
-    with pytest.raises(DestinationNotAllowed):
-        destinations.check_url(httpx.URL(url))
+def test_parse_url_refuses_what_is_not_an_absolute_https_url(
+    url: str, detail: str
+) -> None:
+    with pytest.raises(DestinationNotAllowed, match=f"^token_url.*{re.escape(detail)}"):
+        destinations.parse_url(url, "token_url")
 
 
-def test_check_url_accepts_https_url() -> None:
-    destinations.check_url(httpx.URL("https://api.example.com/v1"))
+def test_parse_url_accepts_https_url() -> None:
+    url = destinations.parse_url(" https://api.example.com/v1 ")
+
+    assert url == httpx.URL("https://api.example.com/v1")
 
 
 def test_vet_addresses_with_allowed_host_ignores_case_and_trailing_dot(
