@@ -37,7 +37,7 @@ JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 NUMERIC_CLAIMS = ("exp", "iat", "nbf")
 # Claims that change on every assertion and so stay out of the cache key.
 VOLATILE_CLAIMS = frozenset({"iat", "exp", "nbf", "jti"})
-NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 @dataclass(slots=True)
@@ -89,7 +89,7 @@ def _object(config: RenderedConfig, key: str) -> dict[str, Any]:
 
 def _seconds(config: RenderedConfig, key: str, default: int) -> int:
     value = _text(config, key, str(default)).strip()
-    if not NUMBER.match(value) or float(value) < 1:
+    if not NUMBER.fullmatch(value) or float(value) < 1:
         raise TemplateError(
             f"authentication config '{key}' must be a positive number of seconds"
         )
@@ -108,7 +108,7 @@ def _numeric_date(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if NUMBER.match(text):
+    if NUMBER.fullmatch(text):
         return int(float(text))
     shown = "an empty value" if not text else "text that is not a number"
     raise JWTSigningError(

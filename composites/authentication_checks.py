@@ -9,11 +9,11 @@ template of the header, query and authentication kind, compiled here.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from composites.authentication import NUMBER
 from composites.definitions import Authentication, ConfigValue
 from composites.problems import Findings, child, kind, quote
 from composites.template_checks import StepScope, check_template
@@ -29,7 +29,6 @@ NUMERIC_CLAIMS = ("exp", "iat", "nbf")
 # Claims of an oauth_jwt_bearer assertion that the strategy sets itself.
 ASSERTION_CLAIMS = frozenset({"iss", "sub", "aud", "iat", "exp"})
 SECRET_FIELDS = ("private_key", "client_secret")
-NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 
 
 def check_authentication(
@@ -133,7 +132,7 @@ class _ConfigChecker:
             self.findings.error(child(at, "token_url"), message)
         ttl: Any = config.get("token_ttl")
         if _is_literal(ttl) or _is_number(ttl):
-            if not NUMBER.match(str(ttl).strip()) or float(ttl) < 1:
+            if not NUMBER.fullmatch(str(ttl).strip()) or float(ttl) < 1:
                 message = "must be a positive number of seconds"
                 self.findings.error(child(at, "token_ttl"), message)
             elif float(ttl) <= EXPIRY_MARGIN:
@@ -154,7 +153,7 @@ class _ConfigChecker:
                 continue
             for name in NUMERIC_CLAIMS:
                 value: Any = claims.get(name)
-                if _is_literal(value) and not NUMBER.match(value.strip()):
+                if _is_literal(value) and not NUMBER.fullmatch(value.strip()):
                     message = "must be a number of seconds since the epoch"
                     self.findings.error(child(child(at, key), name), message)
         additional = config.get("additional_claims")

@@ -20,6 +20,7 @@ from typing import Any
 from composites.definitions import Composite, Registry, Step, composite_id
 from composites.parsing import MAX_DEPTH, nested_too_deeply, parse
 from composites.problems import TOP_LEVEL, Findings, Level, Problem, child, kind, quote
+from composites.signing import ALGORITHMS
 from composites.step_checks import (
     MAX_CONTENT_TYPE,
     MAX_KEY,
@@ -58,10 +59,6 @@ __all__ = [
     "validate_text",
 ]
 
-ALGORITHMS = frozenset(
-    {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"}
-    | {"ES512", "PS256", "PS384", "PS512", "EdDSA"}
-)
 TOP_LEVEL_KEYS = frozenset({"connectors", "composite_connectors"})
 COMPOSITE_KEYS = frozenset({"name", "permalink", "steps"})
 

@@ -182,3 +182,20 @@ def test_authentication_missing_fields_are_all_reported() -> None:
         f"error {AUTH}.config.client_secret: is required",
         f"error {AUTH}.config.token_url: is required",
     ]
+
+
+@pytest.mark.parametrize("exp", ["17e8", "soon", "1,5"])
+def test_authentication_literal_claim_date_that_is_not_a_number_is_an_error(
+    exp: str,
+) -> None:
+    authentication = {
+        "type": "jwt",
+        "config": {"private_key": "{{ get_secret('k') }}", "claims": {"exp": exp}},
+    }
+
+    lines = step_problems(authentication=authentication)
+
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "error composite_connectors[0].steps[0].authentication.config.claims.exp"
+    )
