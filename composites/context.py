@@ -26,6 +26,13 @@ class WidgetRequest:
     body: bytes = b""
     content_type: str | None = None
     query: Mapping[str, str] = field(default_factory=dict)
+    # Decoded once: every template of a run sees it.
+    text: str | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.body:
+            text = decode(self.body, charset_of(self.content_type))
+            object.__setattr__(self, "text", text)
 
     def template_view(self) -> dict[str, Any]:
         return {
@@ -35,12 +42,6 @@ class WidgetRequest:
             "query_parameters": dict(self.query),
         }
 
-    @property
-    def text(self) -> str | None:
-        if not self.body:
-            return None
-        return decode(self.body, charset_of(self.content_type))
-
 
 @dataclass(frozen=True, slots=True)
 class Upstream:
@@ -49,15 +50,20 @@ class Upstream:
     status: int
     headers: dict[str, str]
     content: bytes
+    # Decoded once, for response_body and for steps.<name> alike.
+    text: str | None = field(init=False, default="")
 
-    @property
-    def text(self) -> str | None:
-        if not self.content:
-            return ""
-        return decode(self.content, charset_of(self.headers.get("content-type")))
+    def __post_init__(self) -> None:
+        if self.content:
+            charset = charset_of(self.headers.get("content-type"))
+            object.__setattr__(self, "text", decode(self.content, charset))
 
     def template_view(self) -> dict[str, Any]:
-        return {"body": self.text, "status_code": self.status, "headers": self.headers}
+        return {
+            "body": self.text,
+            "status_code": self.status,
+            "headers": dict(self.headers),
+        }
 
 
 class StepsView:
