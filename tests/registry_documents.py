@@ -7,12 +7,16 @@ its problems as the lines ``check_composites`` prints.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from composites.validation import Report, validate_text
 
@@ -78,3 +82,14 @@ def manage(*arguments: str, registry_path: Path) -> subprocess.CompletedProcess[
         text=True,
         timeout=60,
     )
+
+
+def run_command(name: str, *arguments: str) -> tuple[int, list[str], str]:
+    """Run a management command; return its exit status, stdout lines and
+    failure message."""
+    stdout = io.StringIO()
+    try:
+        call_command(name, *arguments, stdout=stdout, no_color=True)
+    except CommandError as error:
+        return error.returncode, stdout.getvalue().splitlines(), str(error)
+    return 0, stdout.getvalue().splitlines(), ""

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from composites.definitions import composite_id
-from tests.registry_documents import composite, manage, step, write
+from tests.registry_documents import composite, manage, run_command, step, write
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY_REGISTRY = PROJECT_ROOT / "registry" / "connectors_registry.json"
 
 
 def check(*arguments: str) -> tuple[int, list[str], str]:
-    """Run the command; return its exit status, stdout lines and failure."""
-    stdout = io.StringIO()
-    try:
-        call_command("check_composites", *arguments, stdout=stdout, no_color=True)
-    except CommandError as error:
-        return error.returncode, stdout.getvalue().splitlines(), str(error)
-    return 0, stdout.getvalue().splitlines(), ""
+    return run_command("check_composites", *arguments)
 
 
 def test_check_composites_repository_registry_exits_0() -> None:

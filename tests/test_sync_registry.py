@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from django.core.management import call_command
-from django.core.management.base import CommandError
-
 from composites import registry
 from composites.definitions import composite_id
-from tests.registry_documents import composite, step, write
+from tests.registry_documents import composite, run_command, step, write
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def sync(*arguments: str) -> tuple[int, list[str], str]:
-    """Run the command; return its exit status, stdout lines and failure."""
-    stdout = io.StringIO()
-    try:
-        call_command("sync_registry", *arguments, stdout=stdout, no_color=True)
-    except CommandError as error:
-        return error.returncode, stdout.getvalue().splitlines(), str(error)
-    return 0, stdout.getvalue().splitlines(), ""
+    return run_command("sync_registry", *arguments)
 
 
 def line(action: str, permalink: str) -> str:
