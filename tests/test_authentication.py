@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.management import CommandError, call_command
 from django.test import Client
@@ -29,6 +28,7 @@ from composites.exceptions import (
     TemplateError,
 )
 from composites.validation import validate_document
+from tests.keys import pem, public_pem
 from tests.upstream import UpstreamRecorder
 from tests.upstream_fixtures import RunningUpstream
 
@@ -46,25 +46,6 @@ TOKEN_URL = "https://auth.example.com/oauth/token"
 @pytest.fixture(scope="module")
 def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def pem(key: Any) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def public_pem(key: Any) -> str:
-    return (
-        key.public_key()
-        .public_bytes(
-            serialization.Encoding.PEM,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
-        )
-        .decode()
-    )
 
 
 # Unit tests on a mock transport ---------------------------------------------

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from composites.exceptions import JWTSigningError
 from composites.signing import ALGORITHMS, normalise_key, sign_jwt
+from tests.keys import pem, public_pem
 
 HMAC_SECRETS = {
     "HS256": "hs256-secret-for-tests-0123456789abcdef",
@@ -20,23 +21,6 @@ HMAC_SECRETS = {
 }
 PASSPHRASE = b"correct horse battery staple"
 PAYLOAD = {"sub": "ada", "iat": 1_700_000_000, "exp": 1_700_000_300}
-
-
-def pem(key: Any, fmt: Any = serialization.PrivateFormat.PKCS8) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, fmt, serialization.NoEncryption()
-    ).decode()
-
-
-def public_pem(key: Any) -> str:
-    return (
-        key.public_key()
-        .public_bytes(
-            serialization.Encoding.PEM,
-            serialization.PublicFormat.SubjectPublicKeyInfo,
-        )
-        .decode()
-    )
 
 
 @pytest.fixture(scope="module")
