@@ -30,6 +30,14 @@ def execute(client: Client, identifier: str, query: str = "", **kwargs: Any) -> 
     return client.post(f"{url}?{query}" if query else url, **kwargs)
 
 
+def execute_path(
+    client: Client, install: Install, upstream: RunningUpstream, path: str
+) -> Any:
+    """Run a composite of one GET step to ``path`` on the test upstream."""
+    install([composite("one-step", {"name": "get", "url": upstream.url(path)})])
+    return execute(client, "one-step")
+
+
 def composite(permalink: str, *steps: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": permalink.replace("-", " "),
@@ -105,11 +113,7 @@ def test_execute_by_numeric_id_runs_the_same_composite(
 def test_execute_passes_binary_upstream_body_unchanged(
     client: Client, composites_env: Install, upstream: RunningUpstream
 ) -> None:
-    composites_env(
-        [composite("binary", {"name": "bytes", "url": upstream.url("/bytes/300")})]
-    )
-
-    response = execute(client, "binary")
+    response = execute_path(client, composites_env, upstream, "/bytes/300")
 
     assert response.content == bytes((255 - i) % 256 for i in range(300))
     assert response["Content-Type"] == "application/octet-stream"
@@ -118,9 +122,7 @@ def test_execute_passes_binary_upstream_body_unchanged(
 def test_execute_gzip_upstream_relays_decoded_body_without_content_encoding(
     client: Client, composites_env: Install, upstream: RunningUpstream
 ) -> None:
-    composites_env([composite("gzip", {"name": "gzip", "url": upstream.url("/gzip")})])
-
-    response = execute(client, "gzip")
+    response = execute_path(client, composites_env, upstream, "/gzip")
 
     assert json.loads(response.content)["compressed"] is True
     assert "Content-Encoding" not in response
@@ -129,11 +131,7 @@ def test_execute_gzip_upstream_relays_decoded_body_without_content_encoding(
 def test_execute_upstream_cookies_are_not_relayed(
     client: Client, composites_env: Install, upstream: RunningUpstream
 ) -> None:
-    composites_env(
-        [composite("cookies", {"name": "set", "url": upstream.url("/set-cookies/20")})]
-    )
-
-    response = execute(client, "cookies")
+    response = execute_path(client, composites_env, upstream, "/set-cookies/20")
 
     assert response.status_code == 200
     assert "Set-Cookie" not in response
@@ -143,11 +141,7 @@ def test_execute_upstream_cookies_are_not_relayed(
 def test_execute_redirect_is_a_successful_step_relayed_as_is(
     client: Client, composites_env: Install, upstream: RunningUpstream
 ) -> None:
-    composites_env(
-        [composite("redirect", {"name": "go", "url": upstream.url("/redirect")})]
-    )
-
-    response = execute(client, "redirect")
+    response = execute_path(client, composites_env, upstream, "/redirect")
 
     assert response.status_code == 302
     assert "Location" not in response
@@ -485,11 +479,7 @@ def test_execute_failing_second_step_answers_envelope_and_leaks_nothing(
 def test_execute_http_error_detail_names_upstream_status(
     client: Client, composites_env: Install, upstream: RunningUpstream
 ) -> None:
-    composites_env(
-        [composite("teapot", {"name": "brew", "url": upstream.url("/status/418")})]
-    )
-
-    errors = envelope(execute(client, "teapot"))
+    errors = envelope(execute_path(client, composites_env, upstream, "/status/418"))
 
     assert errors["detail"] == "The upstream API answered HTTP 418."
 
